@@ -1,0 +1,36 @@
+# Two commands: `make run` serves the app on the embedded default, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+HOST ?= 127.0.0.1
+PORT ?= 8001
+
+.PHONY: run test install bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(PLUGINS)
+	$(BIN)/pip install --quiet -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi ensure-dev-admin
+	$(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
+
+test: install
+	$(BIN)/python -m pytest --cov=dxconnect --cov-report=term $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check dxconnect tests plugins
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

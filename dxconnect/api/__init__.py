@@ -1,0 +1,1 @@
+"""REST API: one flask-smorest blueprint per area."""

@@ -1,0 +1,87 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from dxconnect import auth_tokens, docs, log, redis_client, request_id, throttle
+from dxconnect.api import auth, health, me
+from dxconnect.cli import register_commands
+from dxconnect.errors import EnvelopeApi, register_error_handlers
+from dxconnect.extensions import cors, db, migrate, sock
+from dxconnect.request_rules import init_app as init_request_rules
+from dxconnect.settings import Settings, load_settings
+
+BLUEPRINTS = (health.blp, auth.blp, me.blp)
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment; ``config`` overrides environment variables.
+
+    Raises :class:`dxconnect.settings.SettingsError` (one line naming the
+    variable) when a setting is missing or malformed.
+    """
+    app = Flask("dxconnect", instance_relative_config=True, static_folder=None)
+    app.url_map.strict_slashes = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (UTF-8 byte for byte)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    env = _environment(config)
+    settings = load_settings(env, instance_path=app.instance_path)
+    _configure(app, settings)
+
+    request_id.init_app(app)
+    log.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=settings.migrations_dir)
+    auth_tokens.init_app(app)
+    redis_client.init_app(app)
+    throttle.init_app(app)
+    cors.init_app(app)
+    sock.init_app(app)
+    init_request_rules(app)
+    api = EnvelopeApi(app)
+    app.extensions["dxconnect.api"] = api
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    docs.init_app(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def _environment(config: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(config or {})
+    return env
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        DXCONNECT_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        CORS_ORIGINS=list(settings.cors_allowed_origins),
+        CORS_EXPOSE_HEADERS=["X-Request-Id", "Retry-After"],
+        CORS_SUPPORTS_CREDENTIALS=False,
+        **docs.openapi_config(),
+    )
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
+        )
+    if settings.database_url.startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+
+
+def _engine_options(settings: Settings) -> dict[str, object]:
+    if settings.database_url.startswith("sqlite"):
+        return {}
+    return {"pool_size": settings.db_pool_size, "pool_pre_ping": True, "max_overflow": 10}
+
+

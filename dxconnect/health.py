@@ -1,0 +1,43 @@
+"""Readiness checks of the backing services."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from dxconnect.extensions import db
+from dxconnect.redis_client import get_redis
+
+log = logging.getLogger("dxconnect.health")
+
+#: Check results that mean "ready".
+HEALTHY = ("ok", "disabled")
+
+
+def check_database() -> str:
+    """``"ok"`` when ``SELECT 1`` answers."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # any driver error means "not ready"
+        db.session.rollback()
+        log.warning("database check failed: %s", type(exc).__name__)
+        return "unreachable"
+
+
+def check_redis() -> str:
+    """``"ok"`` when Redis answers PING, ``"disabled"`` when not configured."""
+    client = get_redis()
+    if client is None:
+        return "disabled"
+    try:
+        client.ping()
+        return "ok"
+    except Exception as exc:  # connection refused, timeout, auth...
+        log.warning("redis check failed: %s", type(exc).__name__)
+        return "unreachable"
+
+
+def readiness() -> dict[str, str]:
+    """The result of every readiness check, by name."""
+    return {"database": check_database(), "redis": check_redis()}

@@ -1,0 +1,6 @@
+"""Database models, one module per aggregate."""
+
+from dxconnect.models.agents import Agent, Group, Permission
+from dxconnect.models.tokens import RevokedToken
+
+__all__ = ["Agent", "Group", "Permission", "RevokedToken"]

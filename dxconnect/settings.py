@@ -1,0 +1,150 @@
+"""Environment -> one validated :class:`Settings` object.
+
+Every knob of the service is an environment variable (12-factor). They are read
+and validated once, when the app is created; a bad value raises
+:class:`SettingsError` whose message is one line naming the variable, so the
+process can stop with that line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0000000000"
+ENVIRONMENTS = ("development", "production")
+_DB_URL_RE = re.compile(r"^(sqlite|postgres|postgresql)(\+\w+)?://")
+_REDIS_URL_RE = re.compile(r"^(redis|rediss|unix)://")
+_RATE_RE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; ``str()`` is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one app instance (see README, "Configuration")."""
+
+    env: str = "development"
+    secret_key: str = DEV_SECRET_KEY
+    jwt_secret_key: str = DEV_SECRET_KEY
+    access_token_seconds: int = 300
+    refresh_token_seconds: int = 86400
+    database_url: str = ""
+    db_pool_size: int = 10
+    redis_url: str | None = None
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:5173",)
+    login_rate_limit: str = "5 per minute"
+    max_request_bytes: int = 3 * 1024 * 1024
+    log_level: str = "INFO"
+    proxy_count: int = 0
+    migrations_dir: str = "migrations"
+
+    @property
+    def is_production(self) -> bool:
+        """True when ``DXCONNECT_ENV=production``."""
+        return self.env == "production"
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_get(env, name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _matching(
+    env: Mapping[str, str], name: str, pattern: re.Pattern[str], expected: str
+) -> str | None:
+    value = _get(env, name)
+    if value is not None and not pattern.match(value):
+        raise SettingsError(f"{name} must be {expected}, got scheme {value.split(':', 1)[0]!r}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str, fallback: str | None, production: bool) -> str:
+    value = _get(env, name) or fallback
+    if production and (value is None or value == DEV_SECRET_KEY):
+        raise SettingsError(f"{name} must be set to a strong random value in production")
+    if production and len(value or "") < 32:
+        raise SettingsError(f"{name} must be at least 32 characters in production")
+    return value or DEV_SECRET_KEY
+
+
+def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver SQLAlchemy uses."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def default_migrations_dir() -> str:
+    """``migrations/`` beside the package in a source checkout, else in the working directory."""
+    beside_package = Path(__file__).resolve().parent.parent / "migrations"
+    return str(beside_package) if beside_package.is_dir() else str(Path.cwd() / "migrations")
+
+
+def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "instance") -> Settings:
+    """Read and validate every setting from ``env`` (default: ``os.environ``)."""
+    env = os.environ if env is None else env
+    environment = _choice(env, "DXCONNECT_ENV", "development", ENVIRONMENTS)
+    production = environment == "production"
+    secret_key = _secret(env, "SECRET_KEY", None, production)
+    database_url = _matching(
+        env, "DATABASE_URL", _DB_URL_RE, "a sqlite:// or postgresql:// URL"
+    ) or "sqlite:///" + str(Path(instance_path) / "dxconnect.db")
+    dev_origins = () if production else ("http://localhost:5173",)
+    rate = _get(env, "LOGIN_RATE_LIMIT") or "5 per minute"
+    if not _RATE_RE.match(rate):
+        raise SettingsError(f"LOGIN_RATE_LIMIT must look like '5 per minute', got {rate!r}")
+    return Settings(
+        env=environment,
+        secret_key=secret_key,
+        jwt_secret_key=_secret(env, "JWT_SECRET_KEY", secret_key, production),
+        access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", 300, minimum=1),
+        refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", 86400, minimum=1),
+        database_url=normalise_database_url(database_url),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
+        redis_url=_matching(env, "REDIS_URL", _REDIS_URL_RE, "a redis:// or rediss:// URL"),
+        cors_allowed_origins=_csv(env, "CORS_ALLOWED_ORIGINS", dev_origins),
+        login_rate_limit=rate,
+        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 3 * 1024 * 1024, minimum=1024),
+        log_level=_choice(
+            env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+        ).upper(),
+        proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+        migrations_dir=_get(env, "MIGRATIONS_DIR") or default_migrations_dir(),
+    )

@@ -1,0 +1,23 @@
+"""Production server settings: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+gevent workers hold many WebSockets cheaply (one greenlet each, no thread per
+socket). Command-line ``-w``/``-b`` override what is set here.
+Without ``REDIS_URL`` the event bus is in-process, so one worker is the default.
+"""
+
+import os
+
+bind = os.environ.get("BIND", "0.0.0.0:8001")
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if os.environ.get("REDIS_URL") else 1))
+# Must exceed the WebSockets one worker holds: at the limit, requests hang.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "12000"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# The app writes its own JSON access line per request; gunicorn's would repeat it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Never preload: psycopg would pick a blocking wait before gevent patches it.
+preload_app = False
