@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dxconnect import auth_tokens, docs, log, redis_client, request_id, throttle
+from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
 from dxconnect.api import auth, health, me
 from dxconnect.cli import register_commands
+from dxconnect.events import bus
 from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
@@ -40,6 +41,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     auth_tokens.init_app(app)
     redis_client.init_app(app)
     throttle.init_app(app)
+    bus.init_app(app)
     cors.init_app(app)
     sock.init_app(app)
     init_request_rules(app)
@@ -50,6 +52,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     docs.init_app(app)
     register_error_handlers(app)
     register_commands(app)
+    plugins.init_app(app)
     return app
 
 

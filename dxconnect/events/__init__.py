@@ -1,0 +1,1 @@
+"""Events: the v1 envelope, the bus that carries them, and the built-in sinks."""

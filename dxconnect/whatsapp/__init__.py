@@ -1,0 +1,1 @@
+"""WhatsApp: the driver interface, session and message services, and the dispatcher."""
