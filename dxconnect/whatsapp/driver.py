@@ -51,10 +51,12 @@ class DriverContext(Protocol):
     def settings(self) -> Mapping[str, Any]:
         """The WhatsApp configuration section, secrets decrypted."""
 
-    def emit(self, event_type: str, **fields: Any) -> None:
-        """Report an event: ``session_status(status=...)``, ``qrcode(image_b64=...)``,
-        ``message_status(message_id=..., status=..., error=...)`` or
-        ``message_received(message_id=..., from_=..., chat_id=..., payload=...)``."""
+    def emit(self, event_type: str, fields: Mapping[str, Any]) -> None:
+        """Report an event with the fields of its type (contract section 4), e.g.
+        ``emit("session_status", {"status": "ready"})``,
+        ``emit("message_status", {"message_id": m.message_id, "status": "sent"})`` or
+        ``emit("message_received", {"message_id": ..., "from": ..., "chat_id": ..., "payload": ...})``.
+        """
 
 
 class WhatsAppDriver(ABC):
