@@ -6,7 +6,7 @@ PLUGINS := $(wildcard plugins/*/pyproject.toml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: run test install bench lint clean
+.PHONY: run test install browser bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ run: install
 	$(BIN)/flask --app wsgi ensure-dev-admin
 	$(BIN)/gunicorn -c gunicorn.conf.py -b $(HOST):$(PORT) wsgi:app
 
-test: install
+# The docs-rendering tests drive headless Chromium (Debian package); install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/python -m pytest --cov=dxconnect --cov-report=term $(PYTEST_ARGS)
 
 bench: install

@@ -21,3 +21,6 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Never preload: psycopg would pick a blocking wait before gevent patches it.
 preload_app = False
+# gunicorn 27's control socket has one fixed path per user: several servers on one host
+# (replicas, tests) would fight over it. We don't use it.
+control_socket_disable = True
