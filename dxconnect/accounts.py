@@ -93,8 +93,9 @@ def login(username: str, password: str, client_address: str) -> Agent:
         raise
 
 
-def update_profile(agent: Agent, changes: dict[str, str]) -> Agent:
+def update_profile(agent_id: int, changes: dict[str, str]) -> Agent:
     """Apply the agent's own editable fields (display name, e-mail, phone)."""
+    agent = db.session.get_one(Agent, agent_id)
     for name in ("display_name", "email", "phone_number"):
         if name in changes:
             setattr(agent, name, changes[name])
@@ -102,8 +103,9 @@ def update_profile(agent: Agent, changes: dict[str, str]) -> Agent:
     return agent
 
 
-def change_password(agent: Agent, current_password: str, new_password: str) -> None:
+def change_password(agent_id: int, current_password: str, new_password: str) -> None:
     """Set a new password after checking the current one."""
+    agent = db.session.get_one(Agent, agent_id)
     if not verify_password(agent.password_hash, current_password):
         raise InvalidPayload(
             "Current password is incorrect", {"current_password": ["Incorrect password."]}

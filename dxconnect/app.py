@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
+from dxconnect import auth_cache, auth_tokens, docs, log, plugins, redis_client, request_id, throttle
 from dxconnect.api import auth, health, me
 from dxconnect.cli import register_commands
 from dxconnect.events import bus
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     migrate.init_app(app, db, directory=settings.migrations_dir)
     auth_tokens.init_app(app)
     redis_client.init_app(app)
+    auth_cache.init_app(app)
     throttle.init_app(app)
     bus.init_app(app)
     cors.init_app(app)
@@ -72,6 +73,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         CORS_ORIGINS=list(settings.cors_allowed_origins),
         CORS_EXPOSE_HEADERS=["X-Request-Id", "Retry-After"],
         CORS_SUPPORTS_CREDENTIALS=False,
+        CORS_ALWAYS_SEND=False,  # CORS headers only for requests that carry an Origin
         **docs.openapi_config(),
     )
     if settings.proxy_count:

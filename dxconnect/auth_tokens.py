@@ -15,13 +15,14 @@ from flask import Flask, Response, g
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy.exc import IntegrityError
 
+from dxconnect.auth_cache import AgentSnapshot, auth_cache
 from dxconnect.errors import Unauthorized, error_response
 from dxconnect.extensions import db, jwt
 from dxconnect.models import Agent, RevokedToken
 from dxconnect.models.agents import utcnow
 
 
-def issue_tokens(agent: Agent) -> dict[str, str]:
+def issue_tokens(agent: Agent | AgentSnapshot) -> dict[str, str]:
     """A fresh ``{"access", "refresh"}`` pair for ``agent``."""
     return {
         "access": create_access_token(identity=agent, fresh=True),
@@ -71,7 +72,7 @@ def rotate(refresh_token: str) -> dict[str, str]:
     return issue_tokens(agent)
 
 
-def logout(refresh_token: str, agent: Agent, access_payload: dict[str, Any]) -> None:
+def logout(refresh_token: str, agent: AgentSnapshot, access_payload: dict[str, Any]) -> None:
     """Revoke the caller's refresh token and the access token of this request."""
     try:
         payload = decode_token(refresh_token, allow_expired=True)
@@ -100,12 +101,13 @@ def revoke(payload: dict[str, Any]) -> bool:
     except IntegrityError:
         db.session.rollback()
         return False
+    auth_cache().mark_revoked(payload["jti"], expires)
     return True
 
 
 def is_revoked(jti: str) -> bool:
-    """True when the token id was revoked."""
-    return db.session.get(RevokedToken, jti) is not None
+    """True when the token id was revoked (answered from the shared cache)."""
+    return auth_cache().is_revoked(jti)
 
 
 def load_agent(identity: Any) -> Agent | None:
@@ -128,12 +130,13 @@ def _unauthorized(message: str) -> Response:
 
 def _register_callbacks() -> None:
     @jwt.user_identity_loader
-    def _identity(agent: Agent) -> str:
+    def _identity(agent: Agent | AgentSnapshot) -> str:
         return str(agent.id)
 
     @jwt.user_lookup_loader
-    def _lookup(_header: dict, payload: dict) -> Agent | None:
-        agent = load_agent(payload.get("sub"))
+    def _lookup(_header: dict, payload: dict) -> AgentSnapshot | None:
+        agent_id = _int_or_none(payload.get("sub"))
+        agent = auth_cache().agent(agent_id) if agent_id is not None else None
         if agent is not None:
             g.agent_id = agent.id
         return agent

@@ -199,3 +199,32 @@ def test_successful_logins_are_not_limited(client, make_agent):
     make_agent("ana")
     for _ in range(8):
         obtain_tokens(client, "ana")
+
+
+def test_cached_agent_state_follows_changes_made_in_another_process(client, make_agent, test_env, app):
+    agent = make_agent("ana")
+    access = obtain_tokens(client, "ana")["access"]
+    other_process = create_app(test_env).test_client()
+    assert other_process.get("/api/v1/me/", headers=bearer(access)).get_json()["permissions"] == []
+    with app.app_context():
+        stored = db.session.get(Agent, agent.id)
+        stored.is_superuser = True
+        db.session.commit()
+    assert other_process.get("/api/v1/me/", headers=bearer(access)).get_json()["is_superuser"]
+    with app.app_context():
+        db.session.get(Agent, agent.id).is_active = False
+        db.session.commit()
+    _error(other_process.get("/api/v1/me/", headers=bearer(access)), 401, "UNAUTHORIZED")
+
+
+def test_revocations_survive_redis_losing_its_data(client, make_agent, test_env):
+    import redis
+
+    make_agent("ana")
+    tokens = obtain_tokens(client, "ana")
+    client.post(
+        "/api/v1/auth/logout/", json={"refresh": tokens["refresh"]}, headers=bearer(tokens["access"])
+    )
+    redis.Redis.from_url(test_env["REDIS_URL"]).flushdb()
+    _error(client.get("/api/v1/me/", headers=bearer(tokens["access"])), 401, "UNAUTHORIZED")
+    _error(client.get("/api/v1/me/", headers=bearer(tokens["access"])), 401, "UNAUTHORIZED")

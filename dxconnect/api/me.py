@@ -8,6 +8,7 @@ from flask_jwt_extended import current_user
 from dxconnect import accounts
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.api.schemas import MePatchSchema, MeSchema, PasswordChangeSchema
+from dxconnect.auth_cache import AgentSnapshot
 from dxconnect.models import Agent
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The current agent")
@@ -19,7 +20,7 @@ class Me(MethodView):
 
     @blp.requires()
     @blp.response(200, MeSchema)
-    def get(self) -> Agent:
+    def get(self) -> AgentSnapshot:
         """The authenticated agent, its effective permissions and groups."""
         return current_user
 
@@ -28,7 +29,7 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def patch(self, changes: dict[str, str]) -> Agent:
         """Change the agent's own display name, e-mail or phone number."""
-        return accounts.update_profile(current_user, changes)
+        return accounts.update_profile(current_user.id, changes)
 
 
 @blp.route("/password")
@@ -43,4 +44,4 @@ class Password(MethodView):
     @blp.response(204)
     def post(self, body: dict[str, str]) -> None:
         """Change the agent's own password (the current one is required)."""
-        accounts.change_password(current_user, body["current_password"], body["new_password"])
+        accounts.change_password(current_user.id, body["current_password"], body["new_password"])
