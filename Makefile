@@ -30,13 +30,15 @@ browser:
 		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 test: install browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest --cov=dxconnect --cov-report=term $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench
 
 lint: install
-	$(BIN)/ruff check dxconnect tests plugins
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -3,4 +3,4 @@
 from dxconnect.app import create_app
 
 __version__ = "0.1.0"
-__all__ = ["create_app", "__version__"]
+__all__ = ["__version__", "create_app"]

@@ -8,11 +8,20 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dxconnect import auth_cache, auth_tokens, docs, log, plugins, redis_client, request_id, throttle
+from dxconnect import (
+    auth_cache,
+    auth_tokens,
+    docs,
+    log,
+    plugins,
+    redis_client,
+    request_id,
+    throttle,
+)
 from dxconnect.api import auth, health, me
 from dxconnect.cli import register_commands
-from dxconnect.events import bus
 from dxconnect.errors import EnvelopeApi, register_error_handlers
+from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings

@@ -13,6 +13,7 @@ import jwt as pyjwt
 import sqlalchemy as sa
 from flask import Flask, Response, g
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy.exc import IntegrityError
 
 from dxconnect.auth_cache import AgentSnapshot, auth_cache
@@ -36,7 +37,7 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
         payload = decode_token(token)
     except pyjwt.ExpiredSignatureError:
         raise Unauthorized("Token has expired") from None
-    except Exception:  # any decode failure: malformed, tampered, wrong key, alg none
+    except (pyjwt.PyJWTError, JWTExtendedException):  # malformed, tampered, wrong key, alg none
         raise Unauthorized("Token is invalid") from None
     if payload.get("type") != expected_type:
         raise Unauthorized(f"A {expected_type} token is required")
@@ -76,7 +77,7 @@ def logout(refresh_token: str, agent: AgentSnapshot, access_payload: dict[str, A
     """Revoke the caller's refresh token and the access token of this request."""
     try:
         payload = decode_token(refresh_token, allow_expired=True)
-    except Exception:
+    except (pyjwt.PyJWTError, JWTExtendedException):
         raise Unauthorized("Token is invalid") from None
     if payload.get("type") != "refresh" or str(payload.get("sub")) != str(agent.id):
         raise Unauthorized("The refresh token does not belong to this session")

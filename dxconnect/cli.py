@@ -32,7 +32,7 @@ def create_superuser(username: str, email: str, password: str) -> None:
         agent = accounts.create_agent(username, password, email=email, is_superuser=True)
     except ServiceError as error:
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.details.items())
-        raise click.ClickException(f"{error.message}" + (f" ({details})" if details else ""))
+        raise click.ClickException(error.message + (f" ({details})" if details else "")) from None
     click.echo(f"Superuser '{agent.username}' created (id {agent.id}).")
 
 

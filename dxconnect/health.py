@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
 from dxconnect.extensions import db
 from dxconnect.redis_client import get_redis
 
@@ -19,7 +22,7 @@ def check_database() -> str:
     try:
         db.session.execute(sa.text("SELECT 1"))
         return "ok"
-    except Exception as exc:  # any driver error means "not ready"
+    except SQLAlchemyError as exc:
         db.session.rollback()
         log.warning("database check failed: %s", type(exc).__name__)
         return "unreachable"
@@ -33,7 +36,7 @@ def check_redis() -> str:
     try:
         client.ping()
         return "ok"
-    except Exception as exc:  # connection refused, timeout, auth...
+    except RedisError as exc:
         log.warning("redis check failed: %s", type(exc).__name__)
         return "unreachable"
 

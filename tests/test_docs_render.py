@@ -24,7 +24,7 @@ def rendered_dom(url: str) -> str:
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
-            capture_output=True, text=True, timeout=120,
+            check=False, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     return result.stdout
 
