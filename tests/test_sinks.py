@@ -257,11 +257,8 @@ def test_live_server_logs_and_posts_an_event_published_by_a_plugin_route(
     event = json.loads(request.body)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [
-            json.loads(line)
-            for line in open(server.log.name, encoding="utf-8")
-            if '"dxconnect.events.log"' in line
-        ]
+        with open(server.log.name, encoding="utf-8") as log:
+            lines = [json.loads(line) for line in log if '"dxconnect.events.log"' in line]
         if lines:
             break
         time.sleep(0.1)
