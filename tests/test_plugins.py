@@ -17,7 +17,6 @@ from dxconnect.plugins import (
     plugins_report,
 )
 from tests.conftest import bearer, obtain_tokens
-from tests.plugin_dists import install_fake  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("app")
 
