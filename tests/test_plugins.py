@@ -59,6 +59,12 @@ def test_disabled_autoload_loads_only_the_listed_modules(install_fake, test_env)
     assert set(available_drivers(plugin_manager(app))) == {"echo"}
 
 
+def test_a_module_both_listed_and_autoloaded_is_registered_once(test_env):
+    app = create_app({**test_env, "DXCONNECT_PLUGINS": "dxconnect_whatsapp_echo"})
+    names = [plugin["name"] for plugin in get_plugins(plugin_manager(app))]
+    assert "whatsapp_echo" in names and "dxconnect_whatsapp_echo" not in names
+
+
 def test_installed_sink_overrides_the_built_in_one_of_the_same_name(install_fake, test_env):
     install_fake(
         "dxconnect-better-log",
