@@ -19,6 +19,7 @@ from dxconnect import (
     throttle,
 )
 from dxconnect.api import auth, health, me
+from dxconnect.api import plugins as plugins_api
 from dxconnect.cli import register_commands
 from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.events import bus
@@ -26,7 +27,7 @@ from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp)
+BLUEPRINTS = (health.blp, auth.blp, me.blp, plugins_api.blp)
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
