@@ -133,7 +133,7 @@ def replay_dead_letters(ids: tuple[int, ...], replay_all: bool, sink: str | None
 def _echo_table(rows: list[tuple[Any, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def register_commands(app: Flask) -> None:

@@ -275,7 +275,7 @@ def _load_entry_points(manager: PluginManager) -> None:
 def _load(loader: Any, name: str, origin: Origin) -> object:
     try:
         return loader()
-    except Exception as error:  # any import failure becomes one startup line
+    except Exception as error:  # noqa: BLE001 (any import failure becomes one startup line)
         raise PluginError(
             f"plugin {name!r} ({origin.label()}) failed to import: "
             f"{type(error).__name__}: {_one_line(error)}"

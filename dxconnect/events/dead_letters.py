@@ -95,6 +95,6 @@ def replay(letters: Sequence[DeadLetter], sinks: Mapping[str, EventSink]) -> lis
 def _deliver(sink: EventSink, event: dict[str, Any]) -> str | None:
     try:
         sink.deliver(event)
-    except Exception as exc:  # the operator sees the reason; the letter is kept
+    except Exception as exc:  # noqa: BLE001 (the operator sees the reason; the letter is kept)
         return f"{type(exc).__name__}: {exc}"[:2000]
     return None

@@ -52,5 +52,5 @@ class EventSink(ABC):
         ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, no-op by default)
         """Release resources; called once when the app's sinks stop."""

@@ -113,7 +113,7 @@ class SinkWorker:
             return True
         try:
             claimed = self._claim(self.sink.name, str(event.get("id")))
-        except Exception:  # an unreachable claim store must not lose the event
+        except Exception:  # noqa: BLE001 (an unreachable claim store must not lose the event)
             log.warning("sink claim failed; delivering anyway", extra=self._where(event))
             return True
         if not claimed:
@@ -128,7 +128,7 @@ class SinkWorker:
     def _attempt(self, event: Event, attempt: int) -> None:
         try:
             self.sink.deliver(event)
-        except Exception as exc:  # every sink failure is contained here
+        except Exception as exc:  # noqa: BLE001 (every sink failure is contained here)
             self._failed(event, attempt, exc)
         else:
             self._count("delivered")

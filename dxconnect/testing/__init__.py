@@ -16,9 +16,9 @@ import pytest
 
 pytest.register_assert_rewrite("dxconnect.testing.conformance", "dxconnect.testing.installation")
 
-from dxconnect.testing.conformance import DriverConformance, FailingSendConformance
-from dxconnect.testing.context import RecordingContext
-from dxconnect.testing.installation import assert_driver_installed
+from dxconnect.testing.conformance import DriverConformance, FailingSendConformance  # noqa: E402
+from dxconnect.testing.context import RecordingContext  # noqa: E402
+from dxconnect.testing.installation import assert_driver_installed  # noqa: E402
 
 __all__ = [
     "DriverConformance",
