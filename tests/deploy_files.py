@@ -47,7 +47,7 @@ def dockerfile_stages(path: Path = ROOT / "Dockerfile") -> list[Stage]:
         keyword, _, args = line.partition(" ")
         keyword, args = keyword.upper(), args.strip()
         if keyword == "FROM":
-            base, *name = re.split(r"\s+as\s+", args, flags=re.I)
+            base, *name = re.split(r"\s+as\s+", args, flags=re.IGNORECASE)
             stages.append(Stage(base=base, name=name[0] if name else None))
         elif stages:
             stages[-1].instructions.append((keyword, args))

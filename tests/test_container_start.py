@@ -62,6 +62,7 @@ def run_entrypoint(database_url: str, environment: str) -> subprocess.CompletedP
     """The entrypoint with a short command instead of gunicorn."""
     return subprocess.run(
         ["./docker-entrypoint.sh", sys.executable, "-c", "print('command ran')"],
+        check=False,
         cwd=ROOT,
         env=container_env(database_url, environment),
         capture_output=True,
@@ -116,7 +117,8 @@ def test_entrypoint_stops_before_the_command_when_migrations_fail():
 
 def migration_lock_key() -> int:
     """The advisory lock key ``migrations/env.py`` takes around upgrades."""
-    match = re.search(r"^MIGRATION_LOCK_KEY = (0x[0-9A-Fa-f]+)", MIGRATIONS_ENV.read_text(), re.M)
+    pattern = re.compile(r"^MIGRATION_LOCK_KEY = (0x[0-9A-Fa-f]+)", re.MULTILINE)
+    match = pattern.search(MIGRATIONS_ENV.read_text())
     assert match, "migrations/env.py defines no MIGRATION_LOCK_KEY"
     return int(match.group(1), 16)
 
