@@ -53,7 +53,7 @@ class Deployment:
         except (urllib.error.URLError, OSError) as error:
             raise CheckFailed(f"{method} {path}: {getattr(error, 'reason', error)}") from None
 
-    def json(self, method: str, path: str, body: object = None) -> dict:
+    def fetch_json(self, method: str, path: str, body: object = None) -> dict:
         """The JSON object of a 200 answer, or CheckFailed naming the status and error."""
         status, raw, _ = self.call(method, path, body)
         try:
@@ -71,14 +71,14 @@ class Deployment:
 
 def check_health(deployment: Deployment) -> str:
     """Liveness answers ``{"status": "ok"}``."""
-    if deployment.json("GET", "/api/v1/health/").get("status") != "ok":
+    if deployment.fetch_json("GET", "/api/v1/health/").get("status") != "ok":
         raise CheckFailed("GET /api/v1/health/ -> 200 without status ok")
     return "GET /api/v1/health/ -> 200"
 
 
 def check_readiness(deployment: Deployment) -> str:
     """Readiness answers 200: the database and Redis are reachable."""
-    checks = deployment.json("GET", "/api/v1/health/ready").get("checks", {})
+    checks = deployment.fetch_json("GET", "/api/v1/health/ready").get("checks", {})
     return "GET /api/v1/health/ready -> 200 " + json.dumps(checks)
 
 
@@ -93,7 +93,7 @@ def check_docs(deployment: Deployment) -> str:
 
 def check_schema(deployment: Deployment) -> str:
     """The OpenAPI document is served and lists paths."""
-    schema = deployment.json("GET", "/api/schema/")
+    schema = deployment.fetch_json("GET", "/api/schema/")
     if "openapi" not in schema or not schema.get("paths"):
         raise CheckFailed("GET /api/schema/ -> 200 but not an OpenAPI document")
     return f"GET /api/schema/ -> OpenAPI {schema['openapi']}, {len(schema['paths'])} paths"
@@ -102,7 +102,7 @@ def check_schema(deployment: Deployment) -> str:
 def check_token(deployment: Deployment) -> str:
     """The given credentials obtain a token pair."""
     credentials = {"username": deployment.username, "password": deployment.password}
-    tokens = deployment.json("POST", "/api/v1/auth/token/", credentials)
+    tokens = deployment.fetch_json("POST", "/api/v1/auth/token/", credentials)
     if not tokens.get("access") or not tokens.get("refresh"):
         raise CheckFailed("POST /api/v1/auth/token/ -> 200 without access and refresh")
     deployment.tokens = tokens
@@ -111,7 +111,7 @@ def check_token(deployment: Deployment) -> str:
 
 def check_me(deployment: Deployment) -> str:
     """The access token identifies the agent who logged in."""
-    me = deployment.json("GET", "/api/v1/me/")
+    me = deployment.fetch_json("GET", "/api/v1/me/")
     if me.get("username") != deployment.username:
         raise CheckFailed(f"GET /api/v1/me/ -> 200 for {me.get('username')!r}")
     return f"GET /api/v1/me/ -> 200 {deployment.username}"

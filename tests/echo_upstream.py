@@ -11,6 +11,7 @@ import json
 import threading
 from http import HTTPStatus
 from types import TracebackType
+from typing import Self
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -38,7 +39,7 @@ class EchoUpstream:
             answer = {"type": "pong"} if payload == {"type": "ping"} else {"echo": payload}
             connection.send(json.dumps(answer))
 
-    def __enter__(self) -> EchoUpstream:
+    def __enter__(self) -> Self:
         self._server = serve(self._echo, "127.0.0.1", 0, process_request=self._record)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
