@@ -6,7 +6,7 @@ PLUGINS := $(wildcard plugins/*/pyproject.toml)
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: run test install browser bench lint clean
+.PHONY: run test install browser nginx bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ browser:
 		apt-get install -y -qq chromium >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+# The nginx front's tests run Debian's nginx (deploy/nginx.conf); install it when missing.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || [ "$$(id -u)" != 0 ] || \
+		apt-get install -y -qq nginx >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+
+test: install browser nginx
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest --cov=dxconnect --cov-report=term $(PYTEST_ARGS)
 

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Container start sequence: migrate (serialised by a database lock), then run the command.
+# Container start sequence: migrate (serialised by a PostgreSQL advisory lock, so replicas
+# starting together apply each revision once), create the dev admin in development only,
+# then exec the command (gunicorn by default) so it receives the container's signals.
 set -e
+cd "$(dirname "$0")"
 flask --app wsgi db upgrade
 if [ "${DXCONNECT_ENV:-production}" = "development" ]; then
     flask --app wsgi ensure-dev-admin

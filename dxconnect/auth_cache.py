@@ -5,7 +5,7 @@ this agent do. Asking PostgreSQL for both costs several round trips per
 request, so each process keeps immutable :class:`AgentSnapshot` objects and
 one Redis round trip tells it whether they are still current:
 
-* a *generation* counter in Redis is incremented after every commit that
+* a *generation* value in Redis is replaced after every commit that
   changes an agent, a group or a permission (see :func:`watch_session`); a
   process that sees a new generation drops its snapshots;
 * revoked token ids are mirrored into Redis keys that expire with the token;
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,7 +149,9 @@ class AuthCache:
         if self.redis is None:
             self._local_generation += 1
         else:
-            self.redis.incr(GENERATION_KEY)
+            # A fresh random value, not a counter: a counter restarts after Redis loses its
+            # data and could repeat a value some process still trusts.
+            self.redis.set(GENERATION_KEY, uuid.uuid4().hex)
         self._snapshots.clear()
 
     def _sync_generation(self, generation: Any) -> None:

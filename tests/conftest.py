@@ -76,12 +76,38 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("\n".join(lines), returncode=3)
 
 
-def recreate_database(url: str) -> None:
-    """Drop and create the database named in ``url``."""
+def drop_database(url: str) -> None:
+    """Drop the database named in ``url`` (closing its connections) if it exists."""
     admin_url, name = _admin_url(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in ``url``."""
+    drop_database(url)
+    admin_url, name = _admin_url(url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[Callable[[str], str]]:
+    """Empty extra databases named after the test database: ``fresh_database("backup")``.
+
+    Returns the URL of ``<test database>_<suffix>``; every one is dropped after the test.
+    """
+    created: list[str] = []
+
+    def create(suffix: str) -> str:
+        url = f"{TEST_DATABASE_URL}_{suffix}"
+        recreate_database(url)
+        created.append(url)
+        return url
+
+    yield create
+    for url in created:
+        drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -193,18 +219,23 @@ def free_port() -> int:
 class LiveServer:
     """A real gunicorn process serving the app, started from the production config."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1):
+    def __init__(self, env: dict[str, str], workers: int = 1, command: list[str] | None = None):
+        """Start ``command`` (default: gunicorn with ``workers``); it must listen on ``BIND``."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(  # noqa: SIM115 (closed in stop())
             Path(os.environ.get("TMPDIR", "/tmp")) / f"dxconnect-live-{self.port}.log", "w+"
         )
-        command = [
+        command = command or [
             sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
             "-b", f"127.0.0.1:{self.port}", "-w", str(workers), "wsgi:app",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=self.log
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env, "BIND": f"127.0.0.1:{self.port}"},
+            stdout=self.log,
+            stderr=self.log,
         )
         self.wait_ready()
 
