@@ -16,7 +16,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml $(PLUGINS)
 	$(BIN)/pip install --quiet -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $@
 
-install: $(VENV)/.installed
+# newman runs the Postman collection (.postman/) in the test suite.
+.postman/node_modules/.bin/newman: .postman/package.json .postman/package-lock.json
+	npm ci --prefix .postman --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed .postman/node_modules/.bin/newman
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
