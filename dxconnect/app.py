@@ -8,16 +8,26 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
-from dxconnect.api import auth, health, me
+from dxconnect import (
+    auth_tokens,
+    crypto,
+    docs,
+    log,
+    media,
+    plugins,
+    redis_client,
+    request_id,
+    throttle,
+)
+from dxconnect.api import agents, auth, authz, config, health, me
 from dxconnect.cli import register_commands
-from dxconnect.events import bus
 from dxconnect.errors import EnvelopeApi, register_error_handlers
+from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp)
+BLUEPRINTS = (health.blp, auth.blp, me.blp, authz.blp, agents.blp, config.blp)
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
@@ -39,6 +49,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=settings.migrations_dir)
     auth_tokens.init_app(app)
+    crypto.init_app(app)
+    media.init_app(app)
     redis_client.init_app(app)
     throttle.init_app(app)
     bus.init_app(app)

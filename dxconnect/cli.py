@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from dxconnect import accounts
+from dxconnect import accounts, config_service
+from dxconnect.crypto import DecryptionError
 from dxconnect.errors import ServiceError
 from dxconnect.extensions import db
 from dxconnect.models import Agent
@@ -50,7 +51,18 @@ def ensure_dev_admin() -> None:
     click.echo(f"Development admin created: {username}/{password} (development only).")
 
 
+@click.command("rotate-encryption-keys")
+@with_appcontext
+def rotate_encryption_keys() -> None:
+    """Re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEYS."""
+    try:
+        count = config_service.rotate_encryption_keys()
+    except DecryptionError as error:
+        raise click.ClickException(f"{error}; nothing was changed") from None
+    click.echo(f"Re-encrypted {count} secret(s) with the first key.")
+
+
 def register_commands(app: Flask) -> None:
     """Attach the project's commands to ``app.cli``."""
-    for command in (create_superuser, ensure_dev_admin):
+    for command in (create_superuser, ensure_dev_admin, rotate_encryption_keys):
         app.cli.add_command(command)

@@ -93,6 +93,7 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LOGIN_RATE_LIMIT": "5 per minute",
         "LOG_LEVEL": "warning",
+        "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
     }
 
 
@@ -180,6 +181,17 @@ def admin(make_agent: Callable[..., Agent]) -> Agent:
 def admin_headers(client: FlaskClient, admin: Agent) -> dict[str, str]:
     """Authorization headers of the superuser."""
     return bearer(obtain_tokens(client, admin.username)["access"])
+
+
+@pytest.fixture
+def headers_for(client: FlaskClient, make_agent: Callable[..., Agent]) -> Callable[..., dict[str, str]]:
+    """Create an agent and return its ``Authorization`` headers: ``headers_for("ana", [perm])``."""
+
+    def factory(username: str, permissions: tuple[str, ...] | list[str] = (), **fields: Any) -> dict[str, str]:
+        make_agent(username, permissions=permissions, **fields)
+        return bearer(obtain_tokens(client, username)["access"])
+
+    return factory
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """Database models, one module per aggregate."""
 
 from dxconnect.models.agents import Agent, Group, Permission
+from dxconnect.models.config import ConfigAuditEntry, Configuration
 from dxconnect.models.tokens import RevokedToken
 
-__all__ = ["Agent", "Group", "Permission", "RevokedToken"]
+__all__ = ["Agent", "ConfigAuditEntry", "Configuration", "Group", "Permission", "RevokedToken"]
