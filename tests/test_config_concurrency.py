@@ -29,6 +29,15 @@ def race(app, requests: list[Callable[[object], object]]) -> list[int]:
     return statuses
 
 
+def patch_together(app, *changes: tuple[dict[str, str], str, dict]) -> None:
+    """Send each ``(headers, path, body)`` PATCH at the same moment; all must succeed."""
+    requests = [
+        lambda client, change=change: client.patch(change[1], json=change[2], headers=change[0])
+        for change in changes
+    ]
+    assert race(app, requests) == [200] * len(changes)
+
+
 def stored(app) -> Configuration:
     with app.app_context():
         row = db.session.get(Configuration, 1)
@@ -42,24 +51,15 @@ def test_two_agents_patching_different_sections_at_once_never_lose_an_update(
     company = headers_for("ana", ["core.manage_config_company"])
     chat = headers_for("bia", ["core.manage_config_chat"])
     client.get("/api/v1/config/", headers=company)
-    for number in range(ROUNDS):
-        statuses = race(
+    for n in range(ROUNDS):
+        patch_together(
             app,
-            [
-                lambda c, n=number: c.patch(
-                    "/api/v1/config/company/",
-                    json={"razao_social": f"Empresa {n}"},
-                    headers=company,
-                ),
-                lambda c, n=number: c.patch(
-                    "/api/v1/config/chat/", json={"mensagem_saudacao": f"Olá {n}"}, headers=chat
-                ),
-            ],
+            (company, "/api/v1/config/company/", {"razao_social": f"Empresa {n}"}),
+            (chat, "/api/v1/config/chat/", {"mensagem_saudacao": f"Olá {n}"}),
         )
-        assert statuses == [200, 200]
         row = stored(app)
-        assert row.company_data["razao_social"] == f"Empresa {number}"
-        assert row.chat_settings["mensagem_saudacao"] == f"Olá {number}"
+        assert row.company_data["razao_social"] == f"Empresa {n}"
+        assert row.chat_settings["mensagem_saudacao"] == f"Olá {n}"
 
 
 def test_two_agents_patching_different_fields_of_one_section_never_lose_an_update(
@@ -68,24 +68,15 @@ def test_two_agents_patching_different_fields_of_one_section_never_lose_an_updat
     first = headers_for("ana", ["core.manage_config_company"])
     second = headers_for("bia", ["core.manage_config_company"])
     client.get("/api/v1/config/", headers=first)
-    for number in range(ROUNDS):
-        statuses = race(
+    for n in range(ROUNDS):
+        patch_together(
             app,
-            [
-                lambda c, n=number: c.patch(
-                    "/api/v1/config/company/",
-                    json={"nome_fantasia": f"Fantasia {n}"},
-                    headers=first,
-                ),
-                lambda c, n=number: c.patch(
-                    "/api/v1/config/company/", json={"endereco": {"numero": str(n)}}, headers=second
-                ),
-            ],
+            (first, "/api/v1/config/company/", {"nome_fantasia": f"Fantasia {n}"}),
+            (second, "/api/v1/config/company/", {"endereco": {"numero": str(n)}}),
         )
-        assert statuses == [200, 200]
         company = stored(app).company_data
-        assert company["nome_fantasia"] == f"Fantasia {number}"
-        assert company["endereco"]["numero"] == str(number)
+        assert company["nome_fantasia"] == f"Fantasia {n}"
+        assert company["endereco"]["numero"] == str(n)
 
 
 def test_first_reads_racing_create_one_configuration(app, headers_for):
