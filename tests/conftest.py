@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -112,8 +113,9 @@ def app(test_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _clean_state(app: Flask) -> Iterator[None]:
-    """Each test starts with empty tables (seeded ones kept) and an empty Redis database."""
+    """Each test starts with empty tables (seeded ones kept), no media files and an empty Redis database."""
     yield
+    shutil.rmtree(app.config["DXCONNECT_SETTINGS"].media_root, ignore_errors=True)
     with app.app_context():
         db.session.remove()
         tables = [t for t in sa.inspect(db.engine).get_table_names() if t not in SEEDED_TABLES]
