@@ -15,8 +15,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DXCONNECT_ENV=production \
-    BIND=0.0.0.0:8001
-RUN groupadd --system dxconnect && useradd --system --gid dxconnect --home /app dxconnect
+    BIND=0.0.0.0:8001 \
+    MEDIA_ROOT=/app/media
+RUN groupadd --system dxconnect && useradd --system --gid dxconnect --home /app dxconnect \
+    && mkdir -p /app/media && chown dxconnect:dxconnect /app/media
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dxconnect.config_sections import SECTIONS
 from dxconnect.config_service import configuration
 from dxconnect.extensions import db
 from dxconnect.models import Configuration
@@ -354,3 +355,25 @@ def test_put_reports_errors_of_every_section_and_writes_nothing(
         "appearance_settings.primary_color",
     }
     assert stored(app, "company_data") == DEFAULTS["company_data"]
+
+
+@pytest.mark.parametrize(("key", "path"), PATHS.items())
+def test_openapi_documents_each_section_with_fields_defaults_and_a_valid_example(
+    client, app, key, path
+):
+    spec = client.get("/api/schema/").get_json()
+    operations = spec["paths"][f"/api/v1/config/{path}/"]
+    example = operations["patch"]["requestBody"]["content"]["application/json"]["example"]
+    read_example = operations["get"]["responses"]["200"]["content"]["application/json"]["example"]
+    name = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+        "$ref"
+    ].rsplit("/", 1)[1]
+    properties = spec["components"]["schemas"][name]["properties"]
+    assert set(properties) == set(DEFAULTS[key]) == set(example) == set(read_example)
+    secrets = {"smtp_senha", "session_data", "proxy_url"}
+    for field, default in DEFAULTS[key].items():
+        if field not in secrets:
+            assert properties[field]["default"] == default, field
+    assert "Requires: `core.manage_config_" in operations["patch"]["description"]
+    with app.test_request_context():
+        assert SECTIONS[key].schema().load({k: v for k, v in example.items() if k not in secrets})
