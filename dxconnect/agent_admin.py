@@ -25,7 +25,10 @@ PROFILE_FIELDS = ("email", "display_name", "phone_number")
 def agents_query(
     is_active: bool | None = None, search: str | None = None
 ) -> sa.Select[tuple[Agent]]:
-    """Agents by id, optionally only (in)active ones or those whose username, name or e-mail contains ``search``."""
+    """Agents by id; optionally only (in)active ones, or those matching ``search``.
+
+    ``search`` is a case-insensitive substring of the username, display name or e-mail.
+    """
     statement = sa.select(Agent).order_by(Agent.id)
     if is_active is not None:
         statement = statement.where(Agent.is_active.is_(is_active))

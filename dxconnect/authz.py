@@ -36,8 +36,9 @@ def list_permissions() -> list[Permission]:
 def _by_ids(model: type[T], ids: Iterable[int], field: str, label: str) -> list[T]:
     """The rows of ``model`` with ``ids`` (in id order); unknown ids -> 400 naming them."""
     wanted = sorted(set(ids))
+    identifier = model.id  # type: ignore[attr-defined]
     found = list(
-        db.session.scalars(sa.select(model).where(model.id.in_(wanted)).order_by(model.id))  # type: ignore[attr-defined]
+        db.session.scalars(sa.select(model).where(identifier.in_(wanted)).order_by(identifier))
     )
     unknown = sorted(set(wanted) - {row.id for row in found})  # type: ignore[attr-defined]
     if unknown:

@@ -264,9 +264,13 @@ class Section:
 
     key: str
     path: str
-    permission: str
     schema: type[ma.Schema]
     secrets: tuple[str, ...] = ()
+
+    @property
+    def permission(self) -> str:
+        """The permission guarding changes, ``core.manage_config_<path>``."""
+        return f"core.manage_config_{self.path}"
 
     @property
     def title(self) -> str:
@@ -306,14 +310,15 @@ def example_of(schema: type[ma.Schema] | ma.Schema, *, request: bool = False) ->
 SECTIONS: dict[str, Section] = {
     section.key: section
     for section in (
-        Section("company_data", "company", "core.manage_config_company", CompanyDataSchema),
-        Section("chat_settings", "chat", "core.manage_config_chat", ChatSettingsSchema),
-        Section("email_settings", "email", "core.manage_config_email", EmailSettingsSchema, ("smtp_senha",)),
-        Section("appearance_settings", "appearance", "core.manage_config_appearance", AppearanceSettingsSchema),
-        Section("whatsapp_settings", "whatsapp", "core.manage_config_whatsapp", WhatsAppSettingsSchema,
-                ("session_data", "proxy_url")),
+        Section("company_data", "company", CompanyDataSchema),
+        Section("chat_settings", "chat", ChatSettingsSchema),
+        Section("email_settings", "email", EmailSettingsSchema, ("smtp_senha",)),
+        Section("appearance_settings", "appearance", AppearanceSettingsSchema),
+        Section(
+            "whatsapp_settings", "whatsapp", WhatsAppSettingsSchema, ("session_data", "proxy_url")
+        ),
     )
-}  # fmt: skip
+}
 
 #: Every ``core.manage_config_*`` permission (``PUT /config/`` needs them all).
 CONFIG_PERMISSIONS = tuple(section.permission for section in SECTIONS.values())

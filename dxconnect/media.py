@@ -1,4 +1,4 @@
-"""Uploaded media (logo, favicon): stored under random names in ``MEDIA_ROOT``, served at ``/media/``.
+"""Uploaded logo and favicon files: stored in ``MEDIA_ROOT`` under random names, served at /media/.
 
 A stored file is referred to by its path, ``/media/<32 hex digits>.<ext>``; the
 name never comes from the user. Files are public (the login page shows the

@@ -113,7 +113,7 @@ def app(test_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _clean_state(app: Flask) -> Iterator[None]:
-    """Each test starts with empty tables (seeded ones kept), no media files and an empty Redis database."""
+    """Each test starts with empty tables (seeded ones kept), no media files, an empty Redis db."""
     yield
     shutil.rmtree(app.config["DXCONNECT_SETTINGS"].media_root, ignore_errors=True)
     with app.app_context():
@@ -186,10 +186,14 @@ def admin_headers(client: FlaskClient, admin: Agent) -> dict[str, str]:
 
 
 @pytest.fixture
-def headers_for(client: FlaskClient, make_agent: Callable[..., Agent]) -> Callable[..., dict[str, str]]:
+def headers_for(
+    client: FlaskClient, make_agent: Callable[..., Agent]
+) -> Callable[..., dict[str, str]]:
     """Create an agent and return its ``Authorization`` headers: ``headers_for("ana", [perm])``."""
 
-    def factory(username: str, permissions: tuple[str, ...] | list[str] = (), **fields: Any) -> dict[str, str]:
+    def factory(
+        username: str, permissions: tuple[str, ...] | list[str] = (), **fields: Any
+    ) -> dict[str, str]:
         make_agent(username, permissions=permissions, **fields)
         return bearer(obtain_tokens(client, username)["access"])
 

@@ -1,4 +1,4 @@
-"""The shared pagination of list endpoints: page, page_size, count, next/previous URLs, 404 past the end."""
+"""Shared pagination of lists: page, page_size, count, next/previous URLs, 404 past the end."""
 
 from __future__ import annotations
 

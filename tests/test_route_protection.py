@@ -1,4 +1,4 @@
-"""Every route of the app is either public by an explicit allow-list or refuses requests without a token.
+"""Every route is either public by an explicit allow-list or refuses requests without a token.
 
 The walk covers all registered url rules, so a new route cannot ship unprotected
 by accident: it fails here until it is decorated with ``@blp.requires(...)`` or

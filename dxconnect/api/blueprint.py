@@ -40,7 +40,9 @@ def _unstorable_text(value: Any, path: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        found = _unstorable_text(key, path) or _unstorable_text(item, f"{path}.{key}" if path else str(key))
+        found = _unstorable_text(key, path) or _unstorable_text(
+            item, f"{path}.{key}" if path else str(key)
+        )
         if found:
             return found
     return None
@@ -69,12 +71,19 @@ class _Parser(FlaskParser):
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
     def pre_load(
-        self, location_data: Mapping[str, Any], *, schema: ma.Schema, req: flask.Request, location: str
+        self,
+        location_data: Mapping[str, Any],
+        *,
+        schema: ma.Schema,
+        req: flask.Request,
+        location: str,
     ) -> Mapping[str, Any]:
         """Refuse NUL characters and lone surrogates anywhere in the input."""
         path = _unstorable_text(location_data)
         if path is not None:
-            raise ma.ValidationError({path: ["Must not contain NUL characters or invalid Unicode."]})
+            raise ma.ValidationError(
+                {path: ["Must not contain NUL characters or invalid Unicode."]}
+            )
         return location_data
 
 
@@ -87,7 +96,9 @@ class Blueprint(flask_smorest.Blueprint):
         "form_and_files": "multipart/form-data",
     }
 
-    def arguments(self, schema: Any, *, location: str = "json", required: bool = True, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def arguments(
+        self, schema: Any, *, location: str = "json", required: bool = True, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """smorest's ``arguments``; a required JSON body that is absent is 400, not ``{}``."""
         parse = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
