@@ -11,14 +11,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dxconnect import (
     auth_cache,
     auth_tokens,
+    crypto,
     docs,
     log,
+    media,
     plugins,
     redis_client,
     request_id,
     throttle,
 )
-from dxconnect.api import auth, health, me
+from dxconnect.api import agents, auth, authz, config, health, me
 from dxconnect.api import plugins as plugins_api
 from dxconnect.cli import register_commands
 from dxconnect.errors import EnvelopeApi, register_error_handlers
@@ -27,7 +29,15 @@ from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp, plugins_api.blp)
+BLUEPRINTS = (
+    health.blp,
+    auth.blp,
+    me.blp,
+    authz.blp,
+    agents.blp,
+    config.blp,
+    plugins_api.blp,
+)
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
@@ -49,6 +59,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=settings.migrations_dir)
     auth_tokens.init_app(app)
+    crypto.init_app(app)
+    media.init_app(app)
     redis_client.init_app(app)
     auth_cache.init_app(app)
     throttle.init_app(app)

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from dxconnect import accounts
+from dxconnect import accounts, config_service
+from dxconnect.crypto import DecryptionError
 from dxconnect.errors import ServiceError
 from dxconnect.events import dead_letters
 from dxconnect.events.dispatch import active_sinks
@@ -136,7 +137,24 @@ def _echo_table(rows: list[tuple[Any, ...]]) -> None:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+@click.command("rotate-encryption-keys")
+@with_appcontext
+def rotate_encryption_keys() -> None:
+    """Re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEYS."""
+    try:
+        count = config_service.rotate_encryption_keys()
+    except DecryptionError as error:
+        raise click.ClickException(f"{error}; nothing was changed") from None
+    click.echo(f"Re-encrypted {count} secret(s) with the first key.")
+
+
 def register_commands(app: Flask) -> None:
     """Attach the project's commands to ``app.cli``."""
-    for command in (create_superuser, ensure_dev_admin, plugins, dead_letters_group):
+    for command in (
+        create_superuser,
+        ensure_dev_admin,
+        plugins,
+        dead_letters_group,
+        rotate_encryption_keys,
+    ):
         app.cli.add_command(command)

@@ -207,13 +207,17 @@ def validation_message(details: Mapping[str, list[str]]) -> str:
     return summary + (f" (and {more} more)" if more else "")
 
 
+#: webargs request locations (errors arrive nested under them).
+_LOCATIONS = ("json", "query", "form", "files", "form_and_files", "headers", "view_args")
+
+
 def _webargs_details(data: Mapping[str, Any]) -> dict[str, list[str]]:
     """webargs nests field errors under the request location (``json``, ``query``...)."""
     messages = data.get("errors") or data.get("messages") or {}
     if isinstance(messages, Mapping):
         merged: dict[str, Any] = {}
         for location, errors in messages.items():
-            if location in ("json", "query", "form", "files", "headers", "view_args"):
+            if location in _LOCATIONS:
                 if isinstance(errors, Mapping):
                     merged.update(errors)
                 else:

@@ -8,6 +8,9 @@ process can stop with that line instead of a traceback.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -55,6 +58,8 @@ class Settings:
     webhook_timeout_seconds: int = 5
     webhook_max_attempts: int = 5
     webhook_backoff_ms: int = 1000
+    field_encryption_keys: tuple[str, ...] = ()
+    media_root: str = "instance/media"
 
     @property
     def is_production(self) -> bool:
@@ -138,6 +143,37 @@ def default_migrations_dir() -> str:
     return str(beside_package) if beside_package.is_dir() else str(Path.cwd() / "migrations")
 
 
+def derive_development_key(secret_key: str) -> str:
+    """The Fernet key used in development when ``FIELD_ENCRYPTION_KEYS`` is unset.
+
+    It is derived from ``SECRET_KEY`` (SHA-256), so a development install keeps
+    reading its secrets across restarts; production refuses to start without
+    explicit keys.
+    """
+    digest = hashlib.sha256(b"dxconnect-field-encryption:" + secret_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _encryption_keys(env: Mapping[str, str], secret_key: str, production: bool) -> tuple[str, ...]:
+    name = "FIELD_ENCRYPTION_KEYS"
+    keys = _csv(env, name, ())
+    if not keys and production:
+        raise SettingsError(f"{name} must be set in production (comma-separated Fernet keys)")
+    for position, key in enumerate(keys, start=1):
+        if not _is_fernet_key(key):
+            raise SettingsError(
+                f"{name} key #{position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+            )
+    return keys or (derive_development_key(secret_key),)
+
+
 def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "instance") -> Settings:
     """Read and validate every setting from ``env`` (default: ``os.environ``)."""
     env = os.environ if env is None else env
@@ -177,4 +213,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1),
         webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 5, minimum=1),
         webhook_backoff_ms=_int(env, "WEBHOOK_BACKOFF_MS", 1000),
+        field_encryption_keys=_encryption_keys(env, secret_key, production),
+        media_root=_get(env, "MEDIA_ROOT") or str(Path(instance_path) / "media"),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LOGIN_RATE_LIMIT": "5 per minute",
         "LOG_LEVEL": "warning",
+        "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
     }
 
 
@@ -138,8 +140,9 @@ def app(test_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _clean_state(app: Flask) -> Iterator[None]:
-    """Each test starts with empty tables (seeded ones kept) and an empty Redis database."""
+    """Each test starts with empty tables (seeded ones kept), no media files, an empty Redis db."""
     yield
+    shutil.rmtree(app.config["DXCONNECT_SETTINGS"].media_root, ignore_errors=True)
     with app.app_context():
         db.session.remove()
         tables = [t for t in sa.inspect(db.engine).get_table_names() if t not in SEEDED_TABLES]
@@ -207,6 +210,21 @@ def admin(make_agent: Callable[..., Agent]) -> Agent:
 def admin_headers(client: FlaskClient, admin: Agent) -> dict[str, str]:
     """Authorization headers of the superuser."""
     return bearer(obtain_tokens(client, admin.username)["access"])
+
+
+@pytest.fixture
+def headers_for(
+    client: FlaskClient, make_agent: Callable[..., Agent]
+) -> Callable[..., dict[str, str]]:
+    """Create an agent and return its ``Authorization`` headers: ``headers_for("ana", [perm])``."""
+
+    def factory(
+        username: str, permissions: tuple[str, ...] | list[str] = (), **fields: Any
+    ) -> dict[str, str]:
+        make_agent(username, permissions=permissions, **fields)
+        return bearer(obtain_tokens(client, username)["access"])
+
+    return factory
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from dxconnect import create_app
 from dxconnect.extensions import db
@@ -42,6 +43,13 @@ def test_dev_admin_is_created_once_and_never_in_production(app, make_agent, test
     runner = app.test_cli_runner()
     assert "created" in runner.invoke(args=["ensure-dev-admin"]).output
     assert "Agents exist" in runner.invoke(args=["ensure-dev-admin"]).output
-    production = create_app({**test_env, "DXCONNECT_ENV": "production", "SECRET_KEY": "p" * 40})
+    production = create_app(
+        {
+            **test_env,
+            "DXCONNECT_ENV": "production",
+            "SECRET_KEY": "p" * 40,
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        }
+    )
     result = production.test_cli_runner().invoke(args=["ensure-dev-admin"])
     assert result.exit_code == 1 and "production" in result.output

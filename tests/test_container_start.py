@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from cryptography.fernet import Fernet
 
 from dxconnect import create_app
 from dxconnect.extensions import db
@@ -45,6 +46,7 @@ def container_env(database_url: str, environment: str = "production") -> dict[st
         "PATH": TOOLS_PATH,
         "DXCONNECT_ENV": environment,
         "SECRET_KEY": secrets.token_urlsafe(48),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "REDIS_URL": TEST_REDIS_URL,
         "WEB_CONCURRENCY": "2",

@@ -12,7 +12,7 @@ def test_schema_documents_every_route_with_security_and_errors(client, app):
     assert spec["openapi"].startswith("3.")
     documented = set(spec["paths"])
     api_rules = {
-        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/")
     }

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from dxconnect.settings import SettingsError, load_settings
 from tests.deploy_files import ROOT, env_example
@@ -96,10 +97,13 @@ def test_env_example_variables_are_all_explained_in_the_readme():
 
 def test_env_example_values_are_valid_once_the_secret_is_filled_in():
     active = env_example(optional=False)
-    # The example ships no usable secret: production refuses to start until one is set.
+    filled = {"SECRET_KEY": "k" * 48, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    # The example ships no usable secret: production refuses to start until each is set.
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         load_settings(active)
-    settings = load_settings({**active, "SECRET_KEY": "k" * 48})
+    with pytest.raises(SettingsError, match="FIELD_ENCRYPTION_KEYS"):
+        load_settings({**active, "SECRET_KEY": filled["SECRET_KEY"]})
+    settings = load_settings({**active, **filled})
     assert settings.is_production and settings.redis_url == active["REDIS_URL"]
     # The commented defaults are valid values too.
-    load_settings({**env_example(optional=True), "SECRET_KEY": "k" * 48, "JWT_SECRET_KEY": ""})
+    load_settings({**env_example(optional=True), **filled, "JWT_SECRET_KEY": ""})

@@ -131,3 +131,25 @@ def test_access_log_line_has_no_secrets(client, make_agent, capfd):
     captured = capfd.readouterr().err
     assert tokens["access"] not in captured
     assert "correct-horse-battery" not in captured
+
+
+def test_text_no_database_can_store_is_400_not_a_server_error(client, admin_headers):
+    login = client.post("/api/v1/auth/token/", json={"username": "a\x00b", "password": "x"})
+    assert login.status_code == 400
+    assert login.get_json()["error"]["details"] == {
+        "username": ["Must not contain NUL characters or invalid Unicode."]
+    }
+    nested = client.patch(
+        "/api/v1/config/company/", json={"endereco": {"cidade": "S\x00o"}}, headers=admin_headers
+    )
+    assert nested.status_code == 400
+    assert "endereco.cidade" in nested.get_json()["error"]["details"]
+    surrogate = client.patch(
+        "/api/v1/me/",
+        data='{"display_name": "\\ud800"}',
+        content_type="application/json",
+        headers=admin_headers,
+    )
+    assert surrogate.status_code == 400
+    search = client.get("/api/v1/agents/?search=%00", headers=admin_headers)
+    assert search.status_code == 400

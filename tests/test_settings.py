@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 from dxconnect.settings import SettingsError, load_settings
 from tests.conftest import ROOT
 
 STRONG = "s" * 40
+FERNET_KEY = Fernet.generate_key().decode()
 
 
 def test_defaults_are_the_embedded_development_setup():
@@ -39,6 +41,8 @@ def test_postgresql_url_uses_psycopg3():
         ({"LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT"),
         ({"DXCONNECT_ENV": "production"}, "SECRET_KEY"),
         ({"DXCONNECT_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"DXCONNECT_ENV": "production", "SECRET_KEY": STRONG}, "FIELD_ENCRYPTION_KEYS"),
+        ({"FIELD_ENCRYPTION_KEYS": f"{FERNET_KEY},not-a-key"}, "FIELD_ENCRYPTION_KEYS"),
     ],
 )
 def test_bad_values_name_the_variable(env, variable):
@@ -49,9 +53,24 @@ def test_bad_values_name_the_variable(env, variable):
 
 
 def test_production_requires_explicit_secrets_and_has_no_dev_cors():
-    settings = load_settings({"DXCONNECT_ENV": "production", "SECRET_KEY": STRONG})
+    settings = load_settings(
+        {"DXCONNECT_ENV": "production", "SECRET_KEY": STRONG, "FIELD_ENCRYPTION_KEYS": FERNET_KEY}
+    )
     assert settings.is_production and settings.cors_allowed_origins == ()
     assert settings.jwt_secret_key == STRONG
+    assert settings.field_encryption_keys == (FERNET_KEY,)
+
+
+def test_development_derives_a_stable_encryption_key_from_the_secret_key():
+    first = load_settings({"SECRET_KEY": STRONG}).field_encryption_keys
+    assert first == load_settings({"SECRET_KEY": STRONG}).field_encryption_keys
+    assert first != load_settings({"SECRET_KEY": "t" * 40}).field_encryption_keys
+    Fernet(first[0].encode())  # a usable key
+
+
+def test_media_root_defaults_to_the_instance_folder():
+    assert load_settings({}, instance_path="/srv/instance").media_root == "/srv/instance/media"
+    assert load_settings({"MEDIA_ROOT": "/data/media"}).media_root == "/data/media"
 
 
 def test_bad_setting_stops_the_process_with_one_line_not_a_traceback():

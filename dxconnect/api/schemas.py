@@ -8,9 +8,10 @@ from marshmallow import validate
 from dxconnect.passwords import MIN_PASSWORD_LENGTH
 
 
-def optional_email(**metadata: object) -> ma.fields.String:
+def optional_email(load_default: object = ma.missing, **metadata: object) -> ma.fields.String:
     """An e-mail address, or ``""`` for "not filled in yet"."""
     return ma.fields.String(
+        load_default=load_default,
         validate=[
             validate.Length(max=254),
             lambda value: value == "" or validate.Email()(value) is not None,

@@ -1,7 +1,16 @@
 """Database models, one module per aggregate."""
 
 from dxconnect.models.agents import Agent, Group, Permission
+from dxconnect.models.config import ConfigAuditEntry, Configuration
 from dxconnect.models.events import DeadLetter
 from dxconnect.models.tokens import RevokedToken
 
-__all__ = ["Agent", "DeadLetter", "Group", "Permission", "RevokedToken"]
+__all__ = [
+    "Agent",
+    "ConfigAuditEntry",
+    "Configuration",
+    "DeadLetter",
+    "Group",
+    "Permission",
+    "RevokedToken",
+]

@@ -1,7 +1,7 @@
 """event dead letters
 
-Revision ID: 0005_plugins
-Revises: 0001_core
+Revision ID: 0003_dead_letters
+Revises: 0002_authz_config
 Create Date: 2026-11-29 12:23:26.052820
 
 """
@@ -11,8 +11,8 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate writes astext_type=Text
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0005_plugins'
-down_revision = '0001_core'
+revision = '0003_dead_letters'
+down_revision = '0002_authz_config'
 branch_labels = None
 depends_on = None
 
