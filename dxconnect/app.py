@@ -9,15 +9,16 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
-from dxconnect.api import auth, health, me
+from dxconnect.api import auth, health, me, whatsapp
 from dxconnect.cli import register_commands
 from dxconnect.events import bus
 from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
+from dxconnect.whatsapp import runtime as whatsapp_runtime
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp)
+BLUEPRINTS = (health.blp, auth.blp, me.blp, whatsapp.blp)
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     plugins.init_app(app)
+    whatsapp_runtime.init_app(app)
     return app
 
 

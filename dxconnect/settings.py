@@ -43,6 +43,7 @@ class Settings:
     log_level: str = "INFO"
     proxy_count: int = 0
     migrations_dir: str = "migrations"
+    message_ttl_seconds: int = 86400
 
     @property
     def is_production(self) -> bool:
@@ -147,4 +148,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         ).upper(),
         proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
         migrations_dir=_get(env, "MIGRATIONS_DIR") or default_migrations_dir(),
+        message_ttl_seconds=_int(env, "MESSAGE_TTL_SECONDS", 86400, minimum=1),
     )

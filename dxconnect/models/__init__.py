@@ -2,5 +2,14 @@
 
 from dxconnect.models.agents import Agent, Group, Permission
 from dxconnect.models.tokens import RevokedToken
+from dxconnect.models.whatsapp import WhatsAppInjection, WhatsAppMessage, WhatsAppSession
 
-__all__ = ["Agent", "Group", "Permission", "RevokedToken"]
+__all__ = [
+    "Agent",
+    "Group",
+    "Permission",
+    "RevokedToken",
+    "WhatsAppInjection",
+    "WhatsAppMessage",
+    "WhatsAppSession",
+]

@@ -1,0 +1,138 @@
+"""The lease that lets exactly one process drive the WhatsApp session.
+
+On PostgreSQL it is a session-level advisory lock held on a dedicated
+connection: when the holding process dies its connection closes and the
+server releases the lock at once, so another process takes it on its next
+try. The holder checks its connection on every round; a broken one means the
+lock is gone and it stops driving. On SQLite (one process by design) the
+lease is a lock shared by the runners of the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger("dxconnect.whatsapp")
+
+#: Fixed key of the advisory lock ("dxwa" + 1); any other lock of the app uses another key.
+LEASE_KEY = 0x6478776100000001
+
+
+class Lease(Protocol):
+    """An exclusive, renewable right to drive the session."""
+
+    @property
+    def held(self) -> bool:
+        """True while this lease believes it holds the right."""
+
+    def acquire(self) -> bool:
+        """Try (without waiting) to take the right; True when held."""
+
+    def alive(self) -> bool:
+        """Check the right is still held; False (and released) when it was lost."""
+
+    def release(self) -> None:
+        """Give the right up; harmless when not held."""
+
+
+class LocalLease:
+    """A lease for a single process: a lock shared by every runner of one app."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        """True while this runner holds the lock."""
+        return self._held
+
+    def acquire(self) -> bool:
+        """Take the lock if it is free."""
+        if not self._held:
+            self._held = self._lock.acquire(blocking=False)
+        return self._held
+
+    def alive(self) -> bool:
+        """A local lock cannot be lost."""
+        return self._held
+
+    def release(self) -> None:
+        """Free the lock."""
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
+class AdvisoryLease:
+    """A PostgreSQL advisory lock on a connection of its own (never from the app's pool)."""
+
+    def __init__(self, url: sa.URL | str, key: int = LEASE_KEY) -> None:
+        self._engine = sa.create_engine(url, poolclass=NullPool)
+        self._key = key
+        self._connection: sa.Connection | None = None
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        """True while the lock is held on this lease's connection."""
+        return self._held
+
+    def _scalar(self, statement: str, with_key: bool = True) -> object:
+        if self._connection is None:
+            self._connection = self._engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        params = {"key": self._key} if with_key else {}
+        return self._connection.execute(sa.text(statement), params).scalar()
+
+    def acquire(self) -> bool:
+        """``pg_try_advisory_lock``; a database error counts as "not acquired"."""
+        if self._held:
+            return True
+        try:
+            self._held = bool(self._scalar("SELECT pg_try_advisory_lock(:key)"))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("lease: cannot reach the database: %s", type(exc).__name__)
+            self._close()
+        return self._held
+
+    def alive(self) -> bool:
+        """Ping the lease connection: the lock lives exactly as long as it does."""
+        if not self._held:
+            return False
+        try:
+            self._scalar("SELECT 1", with_key=False)
+            return True
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("lease lost: %s", type(exc).__name__)
+            self._close()
+            return False
+
+    def release(self) -> None:
+        """Unlock and close the connection (closing alone would release it too)."""
+        if self._held:
+            try:
+                self._scalar("SELECT pg_advisory_unlock(:key)")
+            except sa.exc.SQLAlchemyError:
+                log.warning("lease: unlock failed; closing the connection releases it")
+        self._close()
+
+    def _close(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except sa.exc.SQLAlchemyError:
+                pass
+            self._connection = None
+
+    def dispose(self) -> None:
+        """Release the lease and drop its engine."""
+        self.release()
+        self._engine.dispose()

@@ -1,0 +1,121 @@
+"""Per-app WhatsApp state: the active driver class, the settings source and this process's runner.
+
+Nothing starts at import or in :func:`init_app` (gunicorn forks after
+importing the app): the runner starts lazily, in the serving process, on its
+first request or from gunicorn's ``post_worker_init`` hook, whichever comes
+first. A testing app never starts one by itself: tests start runners
+explicitly (:func:`start_runner`) and stop them (:func:`stop_runner`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from dxconnect.extensions import db
+from dxconnect.plugins import PluginError, available_drivers, plugin_manager
+from dxconnect.whatsapp.config import whatsapp_settings
+from dxconnect.whatsapp.driver import WhatsAppDriver
+from dxconnect.whatsapp.lease import AdvisoryLease, Lease, LocalLease
+from dxconnect.whatsapp.runner import SessionRunner, SettingsProvider
+
+EXTENSION = "dxconnect.whatsapp"
+DEFAULT_DRIVER = "stub"
+
+
+@dataclass
+class WhatsAppRuntime:
+    """What one app knows about WhatsApp in this process."""
+
+    driver_class: type[WhatsAppDriver] | None = None
+    settings_provider: SettingsProvider = whatsapp_settings
+    runner: SessionRunner | None = None
+    runner_pid: int | None = None
+    local_lock: threading.Lock = field(default_factory=threading.Lock)
+    start_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _runtime(app: Flask | None = None) -> WhatsAppRuntime:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def init_app(app: Flask) -> None:
+    """Attach the runtime; the runner starts with the first request of a serving process."""
+    app.extensions[EXTENSION] = WhatsAppRuntime()
+
+    @app.before_request
+    def _start_runner_lazily() -> None:
+        ensure_runner(app)
+
+
+def use_driver_class(app: Flask, driver_class: type[WhatsAppDriver]) -> None:
+    """Make ``driver_class`` the active driver of ``app`` (embedding, tests)."""
+    _runtime(app).driver_class = driver_class
+
+
+def use_settings(app: Flask, provider: SettingsProvider) -> None:
+    """Read the WhatsApp settings of ``app`` from ``provider`` (embedding, tests)."""
+    _runtime(app).settings_provider = provider
+
+
+def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
+    """The active driver class: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``."""
+    runtime = _runtime(app)
+    if runtime.driver_class is None:
+        name = os.environ.get("WHATSAPP_DRIVER") or DEFAULT_DRIVER
+        drivers = available_drivers(plugin_manager(app))
+        if name not in drivers:
+            installed = ", ".join(sorted(drivers)) or "none"
+            raise PluginError(f"WhatsApp driver {name!r} is not installed (installed: {installed})")
+        runtime.driver_class = drivers[name]
+    return runtime.driver_class
+
+
+def make_lease(app: Flask) -> Lease:
+    """An advisory lock on PostgreSQL, a process-local lock otherwise."""
+    with app.app_context():
+        url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        return AdvisoryLease(url)
+    return LocalLease(_runtime(app).local_lock)
+
+
+def start_runner(app: Flask, **options: float) -> SessionRunner:
+    """Create and start a runner for ``app`` in this process (``options``: poll_seconds...)."""
+    runner = SessionRunner(
+        app, driver_class(app), make_lease(app), _runtime(app).settings_provider, **options
+    )
+    runner.start()
+    return runner
+
+
+def ensure_runner(app: Flask) -> SessionRunner | None:
+    """Start this process's runner once (not for a testing app); return it."""
+    runtime = _runtime(app)
+    if app.testing or runtime.runner_pid == os.getpid():
+        return runtime.runner
+    with runtime.start_lock:
+        if runtime.runner_pid != os.getpid():
+            runtime.runner = start_runner(app)
+            runtime.runner_pid = os.getpid()
+            atexit.register(runtime.runner.stop)
+    return runtime.runner
+
+
+def stop_runner(app: Flask) -> None:
+    """Stop this process's runner, if one runs."""
+    runtime = _runtime(app)
+    if runtime.runner is not None:
+        runtime.runner.stop()
+    runtime.runner, runtime.runner_pid = None, None
+
+
+def wake_runner(app: Flask | None = None) -> None:
+    """Have this process's runner (if any) run its next round now."""
+    runner = _runtime(app).runner
+    if runner is not None and _runtime(app).runner_pid == os.getpid():
+        runner.wake()
