@@ -21,3 +21,10 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Never preload: psycopg would pick a blocking wait before gevent patches it.
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Start the WhatsApp session runner in each worker, after the fork (never in the master)."""
+    from dxconnect.whatsapp.runtime import start_in_worker
+
+    start_in_worker(worker.wsgi)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -192,7 +193,7 @@ def free_port() -> int:
 class LiveServer:
     """A real gunicorn process serving the app, started from the production config."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1):
+    def __init__(self, env: dict[str, str], workers: int = 1, wsgi: str = "wsgi:app"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(  # noqa: SIM115 (closed in stop())
@@ -200,11 +201,12 @@ class LiveServer:
         )
         command = [
             sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-            "-b", f"127.0.0.1:{self.port}", "-w", str(workers), "wsgi:app",
+            "-b", f"127.0.0.1:{self.port}", "-w", str(workers), wsgi,
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=self.log
-        )
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=self.log,
+            start_new_session=True,
+        )  # fmt: skip
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -222,6 +224,11 @@ class LiveServer:
         self.log.seek(0)
         raise RuntimeError(f"live server did not start:\n{self.log.read()[-4000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once: a crash, no shutdown code runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
         """Terminate the server and wait for it."""
         if self.process.poll() is None:
@@ -236,11 +243,14 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def start_server(app: Flask, test_env: dict[str, str]) -> Iterator[Callable[..., LiveServer]]:
-    """Start live servers on the test database: ``start_server(workers=2, **env_overrides)``."""
+    """Start live servers on the test database: ``start_server(workers=2, **env_overrides)``.
+
+    ``wsgi="module:app"`` serves another app object than ``wsgi:app``.
+    """
     servers: list[LiveServer] = []
 
-    def start(workers: int = 1, **overrides: str) -> LiveServer:
-        server = LiveServer({**test_env, **overrides}, workers=workers)
+    def start(workers: int = 1, wsgi: str = "wsgi:app", **overrides: str) -> LiveServer:
+        server = LiveServer({**test_env, **overrides}, workers=workers, wsgi=wsgi)
         servers.append(server)
         return server
 

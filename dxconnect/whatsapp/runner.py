@@ -160,6 +160,7 @@ class SessionRunner:
         try:
             self.driver = self.driver_class(self._context)
             self.driver.start_session()
+            self._was_active = self.driver.status() in session.ACTIVE
         except Exception as exc:  # a driver failing to start is a failed session, not a crash
             log.exception("whatsapp driver failed to start")
             self._context.emit("session_status", {"status": "failed", "reason": _describe(exc)})

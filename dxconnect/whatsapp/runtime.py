@@ -106,6 +106,12 @@ def ensure_runner(app: Flask) -> SessionRunner | None:
     return runtime.runner
 
 
+def start_in_worker(wsgi_app: object) -> None:
+    """gunicorn's ``post_worker_init``: start the runner when the served app is ours."""
+    if isinstance(wsgi_app, Flask) and EXTENSION in wsgi_app.extensions:
+        ensure_runner(wsgi_app)
+
+
 def stop_runner(app: Flask) -> None:
     """Stop this process's runner, if one runs."""
     runtime = _runtime(app)
