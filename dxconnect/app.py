@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
 from dxconnect.api import auth, health, me, whatsapp
+from dxconnect.api import plugins as plugins_api
 from dxconnect.cli import register_commands
 from dxconnect.events import bus
 from dxconnect.errors import EnvelopeApi, register_error_handlers
@@ -18,7 +19,7 @@ from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 from dxconnect.whatsapp import runtime as whatsapp_runtime
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp, whatsapp.blp)
+BLUEPRINTS = (health.blp, auth.blp, me.blp, plugins_api.blp, whatsapp.blp)
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:

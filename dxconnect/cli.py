@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -9,8 +12,11 @@ from flask.cli import with_appcontext
 
 from dxconnect import accounts
 from dxconnect.errors import ServiceError
+from dxconnect.events import dead_letters
+from dxconnect.events.dispatch import active_sinks
 from dxconnect.extensions import db
 from dxconnect.models import Agent
+from dxconnect.plugins import plugins_report
 
 DEV_ADMIN = ("admin", "admin")
 
@@ -50,7 +56,87 @@ def ensure_dev_admin() -> None:
     click.echo(f"Development admin created: {username}/{password} (development only).")
 
 
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@with_appcontext
+def plugins(as_json: bool) -> None:
+    """List every plugin with its distribution, version, hooks, drivers and sinks."""
+    report = plugins_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    sinks = ", ".join(sink["name"] for sink in report["event_sinks"]) or "none"
+    click.echo(f"driver: {report['driver']}\nevent sinks: {sinks}\n")
+    rows = [("PLUGIN", "DISTRIBUTION", "VERSION", "DRIVERS", "SINKS", "HOOKS")]
+    for plugin in report["plugins"]:
+        rows.append(
+            (
+                plugin["name"],
+                "(built in)" if plugin["builtin"] else plugin["distribution"] or "-",
+                plugin["version"] or "-",
+                ",".join(plugin["drivers"]) or "-",
+                ",".join(plugin["sinks"]) or "-",
+                ",".join(plugin["hooks"]),
+            )
+        )
+    _echo_table(rows)
+
+
+@click.group("dead-letters")
+def dead_letters_group() -> None:
+    """Events a sink could not deliver: list and replay them."""
+
+
+@dead_letters_group.command("list")
+@click.option("--sink", help="Only the dead letters of this sink.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@with_appcontext
+def list_dead_letters(sink: str | None, as_json: bool) -> None:
+    """Show the dead letters, oldest first."""
+    letters = [dead_letters.as_dict(letter) for letter in dead_letters.list_dead_letters(sink)]
+    if as_json:
+        click.echo(json.dumps(letters, indent=2, ensure_ascii=False))
+        return
+    rows = [("ID", "SINK", "EVENT", "ATTEMPTS", "LAST ERROR")]
+    rows += [
+        (str(d["id"]), d["sink"], d["event_id"], str(d["attempts"]), d["error"]) for d in letters
+    ]
+    _echo_table(rows)
+
+
+@dead_letters_group.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+@click.option("--sink", help="With --all: only this sink's dead letters.")
+@with_appcontext
+def replay_dead_letters(ids: tuple[int, ...], replay_all: bool, sink: str | None) -> None:
+    """Deliver dead letters again, once each; the delivered ones are deleted."""
+    if not ids and not replay_all:
+        raise click.UsageError("give dead-letter ids or --all")
+    letters = [
+        letter
+        for letter in dead_letters.list_dead_letters(sink)
+        if replay_all or letter.id in ids
+    ]
+    sinks = {name: worker.sink for name, worker in active_sinks().items()}
+    results = dead_letters.replay(letters, sinks)
+    for result in results:
+        outcome = "delivered" if result.error is None else f"failed: {result.error}"
+        click.echo(f"{result.id} {result.sink} {result.event_id}: {outcome}")
+    missing = sorted(set(ids) - {letter.id for letter in letters})
+    if missing:
+        click.echo(f"no dead letter with id {', '.join(map(str, missing))}")
+    if missing or any(result.error for result in results):
+        raise SystemExit(1)
+
+
+def _echo_table(rows: list[tuple[Any, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
 def register_commands(app: Flask) -> None:
     """Attach the project's commands to ``app.cli``."""
-    for command in (create_superuser, ensure_dev_admin):
+    for command in (create_superuser, ensure_dev_admin, plugins, dead_letters_group):
         app.cli.add_command(command)

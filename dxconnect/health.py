@@ -6,12 +6,15 @@ import logging
 
 import sqlalchemy as sa
 from dxconnect.extensions import db
+from dxconnect.plugins import active_driver_class
 from dxconnect.redis_client import get_redis
 
 log = logging.getLogger("dxconnect.health")
 
 #: Check results that mean "ready".
 HEALTHY = ("ok", "disabled")
+#: Checks that report a value (such as the driver name) and never fail readiness.
+INFORMATIONAL = ("driver",)
 
 
 def check_database() -> str:
@@ -39,5 +42,16 @@ def check_redis() -> str:
 
 
 def readiness() -> dict[str, str]:
-    """The result of every readiness check, by name."""
-    return {"database": check_database(), "redis": check_redis()}
+    """The result of every readiness check, by name, and the active driver's name."""
+    return {
+        "database": check_database(),
+        "redis": check_redis(),
+        "driver": active_driver_class().name,
+    }
+
+
+def failing(checks: dict[str, str]) -> list[str]:
+    """The names of the checks that make the service not ready."""
+    return [
+        name for name, result in checks.items() if name not in INFORMATIONAL and result not in HEALTHY
+    ]

@@ -19,6 +19,9 @@ ENVIRONMENTS = ("development", "production")
 _DB_URL_RE = re.compile(r"^(sqlite|postgres|postgresql)(\+\w+)?://")
 _REDIS_URL_RE = re.compile(r"^(redis|rediss|unix)://")
 _RATE_RE = re.compile(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$")
+_HTTP_URL_RE = re.compile(r"^https?://[^\s/]+")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -43,7 +46,17 @@ class Settings:
     log_level: str = "INFO"
     proxy_count: int = 0
     migrations_dir: str = "migrations"
+    whatsapp_driver: str = "stub"
+    event_sinks: tuple[str, ...] = ()
+    plugin_autoload: bool = True
+    plugin_modules: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_timeout_seconds: int = 5
+    webhook_max_attempts: int = 5
+    webhook_backoff_ms: int = 1000
     message_ttl_seconds: int = 86400
+    whatsapp_runner: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -103,6 +116,15 @@ def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[s
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if raw.lower() not in _TRUE + _FALSE:
+        raise SettingsError(f"{name} must be 1 or 0 (true/false), got {raw!r}")
+    return raw.lower() in _TRUE
+
+
 def normalise_database_url(url: str) -> str:
     """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver SQLAlchemy uses."""
     if url.startswith("postgres://"):
@@ -148,5 +170,15 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         ).upper(),
         proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
         migrations_dir=_get(env, "MIGRATIONS_DIR") or default_migrations_dir(),
+        whatsapp_driver=(_get(env, "WHATSAPP_DRIVER") or "stub").lower(),
+        event_sinks=tuple(name.lower() for name in _csv(env, "EVENT_SINKS", ())),
+        plugin_autoload=not _flag(env, "DXCONNECT_DISABLE_PLUGIN_AUTOLOAD", False),
+        plugin_modules=_csv(env, "DXCONNECT_PLUGINS", ()),
+        webhook_url=_matching(env, "WEBHOOK_URL", _HTTP_URL_RE, "an http:// or https:// URL"),
+        webhook_secret=_get(env, "WEBHOOK_SECRET"),
+        webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1),
+        webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 5, minimum=1),
+        webhook_backoff_ms=_int(env, "WEBHOOK_BACKOFF_MS", 1000),
         message_ttl_seconds=_int(env, "MESSAGE_TTL_SECONDS", 86400, minimum=1),
+        whatsapp_runner=_flag(env, "WHATSAPP_RUNNER", True),
     )

@@ -94,6 +94,8 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LOGIN_RATE_LIMIT": "5 per minute",
         "LOG_LEVEL": "warning",
+        # Servers shared by the session don't drive the WhatsApp session; tests that do say so.
+        "WHATSAPP_RUNNER": "0",
     }
 
 

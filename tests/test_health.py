@@ -48,4 +48,4 @@ def test_liveness_touches_no_backing_service(test_env):
 def test_readiness_reports_redis_disabled_without_redis_url(tmp_path):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "REDIS_URL": ""})
     body = app.test_client().get("/api/v1/health/ready").get_json()
-    assert body["checks"] == {"database": "ok", "redis": "disabled"}
+    assert body["checks"] == {"database": "ok", "redis": "disabled", "driver": "stub"}

@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.errors import ServiceUnavailable
-from dxconnect.health import HEALTHY, readiness
+from dxconnect.health import failing, readiness
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Health probes")
 
@@ -25,7 +25,7 @@ class ReadySchema(StatusSchema):
         keys=ma.fields.String(),
         values=ma.fields.String(),
         required=True,
-        metadata={"example": {"database": "ok", "redis": "disabled"}},
+        metadata={"example": {"database": "ok", "redis": "disabled", "driver": "stub"}},
     )
 
 
@@ -48,9 +48,9 @@ class Readiness(MethodView):
     def get(self) -> dict[str, object]:
         """Every backing service answers; otherwise 503 naming the failing check."""
         checks = readiness()
-        failing = [name for name, result in checks.items() if result not in HEALTHY]
-        if failing:
+        failing_checks = failing(checks)
+        if failing_checks:
             raise ServiceUnavailable(
-                f"Not ready: {', '.join(failing)} failing", {"checks": checks}
+                f"Not ready: {', '.join(failing_checks)} failing", {"checks": checks}
             )
         return {"status": "ok", "checks": checks}

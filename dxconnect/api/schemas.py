@@ -8,7 +8,6 @@ from marshmallow import validate
 from dxconnect.passwords import MIN_PASSWORD_LENGTH
 
 
-
 def optional_email(**metadata: object) -> ma.fields.String:
     """An e-mail address, or ``""`` for "not filled in yet"."""
     return ma.fields.String(

@@ -14,6 +14,7 @@ from dxconnect.whatsapp.driver import MESSAGE_STATUSES, MESSAGE_TYPES, SESSION_S
 from dxconnect.whatsapp.messages import NewMessage
 
 PHONE = validate.Regexp(r"^[0-9]{8,15}$", error="Must be 8 to 15 digits.")
+PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters.")
 MEDIA_TYPES = tuple(t for t in MESSAGE_TYPES if t != "text")
 #: ``media_url`` and the per-type names it is also accepted as.
 MEDIA_URL_FIELDS = ("media_url", *(f"{t}_url" for t in MEDIA_TYPES))
@@ -81,7 +82,7 @@ class MessageCreateSchema(ma.Schema):
     caption = ma.fields.String(validate=validate.Length(max=1024))
     filename = ma.fields.String(validate=validate.Length(1, 255))
     client_message_id = ma.fields.String(
-        validate=validate.Length(1, 255),
+        validate=[validate.Length(1, 255), PRINTABLE],
         metadata={"description": "Idempotency key: a retry returns the first message_id"},
     )
 
@@ -178,8 +179,10 @@ class MessageListArgsSchema(PaginationArgsSchema):
 
     direction = ma.fields.String(validate=validate.OneOf((OUTBOUND, INBOUND)))
     status = ma.fields.String(validate=validate.OneOf((*MESSAGE_STATUSES, RECEIVED)))
-    to = ma.fields.String(validate=validate.Length(1, 64))
-    from_ = ma.fields.String(data_key="from", attribute="from", validate=validate.Length(1, 64))
+    to = ma.fields.String(validate=[validate.Length(1, 64), PRINTABLE])
+    from_ = ma.fields.String(
+        data_key="from", attribute="from", validate=[validate.Length(1, 64), PRINTABLE]
+    )
 
 
 class InboundSchema(ma.Schema):

@@ -9,6 +9,7 @@ the two requests race on two processes (a unique constraint decides).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from dxconnect.whatsapp.driver import WhatsAppDriver
 from dxconnect.whatsapp.notify import commit_and_publish
 
 QUEUED = "queued"
+#: The shape of every message id (``uuid4().hex``).
+MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,10 @@ def accept_message(agent_id: int, message: NewMessage, client_key: str | None) -
 
 def get_message(message_id: str) -> WhatsAppMessage:
     """The stored message with this id, or :class:`NotFound`."""
-    row = db.session.scalar(
-        sa.select(WhatsAppMessage).where(WhatsAppMessage.message_id == message_id)
-    )
+    row = None
+    if MESSAGE_ID.fullmatch(message_id):
+        query = sa.select(WhatsAppMessage).where(WhatsAppMessage.message_id == message_id)
+        row = db.session.scalar(query)
     if row is None:
         raise NotFound(f"Message '{message_id}' was not found")
     return row

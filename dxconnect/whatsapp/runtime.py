@@ -1,10 +1,12 @@
 """Per-app WhatsApp state: the active driver class, the settings source and this process's runner.
 
 Nothing starts at import or in :func:`init_app` (gunicorn forks after
-importing the app): the runner starts lazily, in the serving process, on its
-first request or from gunicorn's ``post_worker_init`` hook, whichever comes
-first. A testing app never starts one by itself: tests start runners
-explicitly (:func:`start_runner`) and stop them (:func:`stop_runner`).
+importing the app): each worker starts its runner after the fork, from
+gunicorn's ``post_worker_init`` hook (``gunicorn.conf.py``); another server
+would call :func:`ensure_runner` once per process. No runner starts with
+``WHATSAPP_RUNNER=0`` (processes that must not drive the session) nor for a
+testing app: tests start runners explicitly (:func:`start_runner`) and stop
+them (:func:`stop_runner`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app
 
 from dxconnect.extensions import db
-from dxconnect.plugins import PluginError, available_drivers, plugin_manager
+from dxconnect.plugins import active_driver_class
 from dxconnect.whatsapp.config import whatsapp_settings
 from dxconnect.whatsapp.driver import WhatsAppDriver
 from dxconnect.whatsapp.lease import AdvisoryLease, Lease, LocalLease
 from dxconnect.whatsapp.runner import SessionRunner, SettingsProvider
 
 EXTENSION = "dxconnect.whatsapp"
-DEFAULT_DRIVER = "stub"
 
 
 @dataclass
@@ -44,12 +45,8 @@ def _runtime(app: Flask | None = None) -> WhatsAppRuntime:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the runtime; the runner starts with the first request of a serving process."""
+    """Attach the runtime (no runner starts here)."""
     app.extensions[EXTENSION] = WhatsAppRuntime()
-
-    @app.before_request
-    def _start_runner_lazily() -> None:
-        ensure_runner(app)
 
 
 def use_driver_class(app: Flask, driver_class: type[WhatsAppDriver]) -> None:
@@ -63,16 +60,8 @@ def use_settings(app: Flask, provider: SettingsProvider) -> None:
 
 
 def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
-    """The active driver class: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``."""
-    runtime = _runtime(app)
-    if runtime.driver_class is None:
-        name = os.environ.get("WHATSAPP_DRIVER") or DEFAULT_DRIVER
-        drivers = available_drivers(plugin_manager(app))
-        if name not in drivers:
-            installed = ", ".join(sorted(drivers)) or "none"
-            raise PluginError(f"WhatsApp driver {name!r} is not installed (installed: {installed})")
-        runtime.driver_class = drivers[name]
-    return runtime.driver_class
+    """The active driver class: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``'s."""
+    return _runtime(app).driver_class or active_driver_class(app)
 
 
 def make_lease(app: Flask) -> Lease:
@@ -94,9 +83,10 @@ def start_runner(app: Flask, **options: float) -> SessionRunner:
 
 
 def ensure_runner(app: Flask) -> SessionRunner | None:
-    """Start this process's runner once (not for a testing app); return it."""
+    """Start this process's runner once (unless testing or disabled); return it."""
     runtime = _runtime(app)
-    if app.testing or runtime.runner_pid == os.getpid():
+    enabled = app.config["DXCONNECT_SETTINGS"].whatsapp_runner and not app.testing
+    if not enabled or runtime.runner_pid == os.getpid():
         return runtime.runner
     with runtime.start_lock:
         if runtime.runner_pid != os.getpid():

@@ -1,7 +1,7 @@
 """whatsapp session, messages, injections
 
 Revision ID: 0003_whatsapp
-Revises: 0001_core
+Revises: 0005_plugins
 Create Date: 2026-11-29 12:28:01.117487
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate writes astext_type=Text
 
 # revision identifiers, used by Alembic.
 revision = '0003_whatsapp'
-down_revision = '0001_core'
+down_revision = '0005_plugins'
 branch_labels = None
 depends_on = None
 

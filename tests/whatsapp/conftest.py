@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -15,7 +16,7 @@ from dxconnect.events.bus import get_bus
 from dxconnect.whatsapp.config import DEFAULTS
 from dxconnect.whatsapp.runner import SessionRunner
 from dxconnect.whatsapp.runtime import EXTENSION, make_lease, use_driver_class
-from tests.conftest import bearer, obtain_tokens
+from tests.conftest import LiveServer, bearer, obtain_tokens
 from tests.whatsapp.support import RecordingDriver, driver_class
 
 MANAGE = "core.manage_config_whatsapp"
@@ -86,3 +87,73 @@ def agent_headers(client: FlaskClient, make_agent: Callable[..., Any]) -> dict[s
     """Headers of an agent without any permission."""
     make_agent("wa-agent")
     return bearer(obtain_tokens(client, "wa-agent")["access"])
+
+
+RECORDING_APP = "tests.whatsapp.recording_wsgi:app"
+
+
+class LiveApi:
+    """Calls to one live server's WhatsApp API as one agent."""
+
+    def __init__(self, server: LiveServer, token: str) -> None:
+        self.server = server
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """``method path`` under ``/api/v1/whatsapp``."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        url = f"{self.server.url}/api/v1/whatsapp{path}"
+        return requests.request(method, url, headers=headers, timeout=10, **kwargs)
+
+    def status(self) -> str:
+        """The session status this server reads."""
+        return self.request("GET", "/session/status").json()["status"]
+
+    def send(self, text: str, **fields: Any) -> str:
+        """Queue a text to :data:`TO`; the message id."""
+        body = {"to": TO, "type": "text", "text": text, **fields}
+        response = self.request("POST", "/messages", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()["message_id"]
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        """The stored message."""
+        return self.request("GET", f"/messages/{message_id}").json()
+
+
+TO = "5511999999999"
+
+
+@pytest.fixture
+def live_token(client: FlaskClient, make_agent: Callable[..., Any]) -> str:
+    """An access token of a superuser; live servers share the app's secret and database."""
+    make_agent("live-admin", superuser=True)
+    return obtain_tokens(client, "live-admin")["access"]
+
+
+@pytest.fixture
+def servers(
+    start_server: Callable[..., LiveServer], record_file: Path, live_token: str
+) -> Iterator[Callable[..., LiveApi]]:
+    """``servers(ready_after=0, wsgi=RECORDING_APP, **env)``: a live server that drives the
+    session (runner on), as a :class:`LiveApi`; stopped at the end of the test.
+
+    The default app's driver is the recording driver writing ``record_file``.
+    """
+    started: list[LiveServer] = []
+
+    def start(ready_after: float = 0, wsgi: str = RECORDING_APP, **env: str) -> LiveApi:
+        server = start_server(
+            wsgi=wsgi,
+            WHATSAPP_RUNNER="1",
+            RECORDING_DRIVER_FILE=str(record_file),
+            RECORDING_DRIVER_READY_AFTER=str(ready_after),
+            RECORDING_RECONNECT_BACKOFF="1",
+            **env,
+        )
+        started.append(server)
+        return LiveApi(server, live_token)
+
+    yield start
+    for server in started:
+        server.stop()

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from dxconnect.extensions import db
 from dxconnect.models import WhatsAppMessage
+from dxconnect.whatsapp import messages
 from tests.conftest import bearer, obtain_tokens
 
 MESSAGES = "/api/v1/whatsapp/messages"
@@ -200,3 +201,45 @@ def test_an_unknown_message_is_404(client, agent_headers, driver):
     response = client.get(f"{MESSAGES}/does-not-exist", headers=agent_headers)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_control_characters_in_keys_and_filters_are_400_not_a_server_error(
+    app, client, manager_headers, driver
+):
+    body = {**TEXT, "client_message_id": "k\x00"}
+    assert client.post(MESSAGES, headers=manager_headers, json=body).status_code == 400
+    for query in ("to=%00", "from=a%00b"):
+        response = client.get(f"{MESSAGES}?{query}", headers=manager_headers)
+        assert response.status_code == 400
+    assert client.get(f"{MESSAGES}/a%00b", headers=manager_headers).status_code == 404
+    assert stored_messages(app) == []
+
+
+def test_text_round_trips_byte_for_byte(client, manager_headers, driver):
+    text = "Olá, João! Ação às 10h — café ☕ \x00 fim"
+    message_id = client.post(
+        MESSAGES, headers=manager_headers, json={**TEXT, "text": text}
+    ).get_json()["message_id"]
+    stored = client.get(f"{MESSAGES}/{message_id}", headers=manager_headers).get_json()
+    assert stored["payload"]["text"] == text
+
+
+def test_a_duplicate_that_loses_the_insert_race_answers_the_winners_message(
+    app, client, manager_headers, driver, events, monkeypatch
+):
+    body = {**TEXT, "client_message_id": "corrida"}
+    winner = client.post(MESSAGES, headers=manager_headers, json=body).get_json()
+    looked_up = messages._by_client_key
+    lookups = []
+
+    def not_committed_yet(agent_id, key):
+        """The first look-up happens before the other request committed: it finds nothing."""
+        lookups.append(key)
+        return None if len(lookups) == 1 else looked_up(agent_id, key)
+
+    monkeypatch.setattr(messages, "_by_client_key", not_committed_yet)
+    loser = client.post(MESSAGES, headers=manager_headers, json=body)
+    assert (loser.status_code, loser.get_json()) == (202, winner)
+    assert len(lookups) == 2  # the insert failed on the unique key, then the winner was read
+    assert len(stored_messages(app)) == 1
+    assert [e["status"] for e in events] == ["queued"]
