@@ -4,14 +4,16 @@ On PostgreSQL it is a session-level advisory lock held on a dedicated
 connection: when the holding process dies its connection closes and the
 server releases the lock at once, so another process takes it on its next
 try. The holder checks its connection on every round; a broken one means the
-lock is gone and it stops driving. On SQLite (one process by design) the
-lease is a lock shared by the runners of the app.
+lock is gone and it stops driving. On SQLite the lease is a file lock beside
+the database file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
-import threading
+import os
+from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -40,33 +42,43 @@ class Lease(Protocol):
         """Give the right up; harmless when not held."""
 
 
-class LocalLease:
-    """A lease for a single process: a lock shared by every runner of one app."""
+class FileLease:
+    """An exclusive ``flock`` on a file beside the SQLite database: one holder per host.
 
-    def __init__(self, lock: threading.Lock) -> None:
-        self._lock = lock
-        self._held = False
+    The kernel drops the lock when its holder dies, like PostgreSQL drops an
+    advisory lock with its connection.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        """True while this runner holds the lock."""
-        return self._held
+        """True while this lease holds the lock."""
+        return self._fd is not None
 
     def acquire(self) -> bool:
-        """Take the lock if it is free."""
-        if not self._held:
-            self._held = self._lock.acquire(blocking=False)
-        return self._held
+        """Take the lock if no one holds it."""
+        if self._fd is None:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._fd = fd
+        return True
 
     def alive(self) -> bool:
-        """A local lock cannot be lost."""
-        return self._held
+        """A file lock is held until released or its process dies."""
+        return self.held
 
     def release(self) -> None:
-        """Free the lock."""
-        if self._held:
-            self._held = False
-            self._lock.release()
+        """Unlock (closing the file does it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class AdvisoryLease:

@@ -163,9 +163,9 @@ class SessionRunner:
             self._was_active = self.driver.status() in session.ACTIVE
         except Exception as exc:  # a driver failing to start is a failed session, not a crash
             log.exception("whatsapp driver failed to start")
-            self._context.emit("session_status", {"status": "failed", "reason": _describe(exc)})
             self._discard_driver()
             self._schedule_retry()
+            session.apply_driver_status("failed", _describe(exc))
 
     def _discard_driver(self, *, report_stop: bool = False) -> None:
         """Stop and forget the driver; its context then ignores whatever it reports.

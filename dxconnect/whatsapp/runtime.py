@@ -22,7 +22,7 @@ from dxconnect.extensions import db
 from dxconnect.plugins import active_driver_class
 from dxconnect.whatsapp.config import whatsapp_settings
 from dxconnect.whatsapp.driver import WhatsAppDriver
-from dxconnect.whatsapp.lease import AdvisoryLease, Lease, LocalLease
+from dxconnect.whatsapp.lease import AdvisoryLease, FileLease, Lease
 from dxconnect.whatsapp.runner import SessionRunner, SettingsProvider
 
 EXTENSION = "dxconnect.whatsapp"
@@ -36,7 +36,6 @@ class WhatsAppRuntime:
     settings_provider: SettingsProvider = whatsapp_settings
     runner: SessionRunner | None = None
     runner_pid: int | None = None
-    local_lock: threading.Lock = field(default_factory=threading.Lock)
     start_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -65,12 +64,18 @@ def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
 
 
 def make_lease(app: Flask) -> Lease:
-    """An advisory lock on PostgreSQL, a process-local lock otherwise."""
+    """An advisory lock on PostgreSQL; on SQLite a file lock beside the database file."""
     with app.app_context():
         url = db.engine.url
     if url.get_backend_name() == "postgresql":
         return AdvisoryLease(url)
-    return LocalLease(_runtime(app).local_lock)
+    database = url.database if url.database not in (None, "", ":memory:") else None
+    return FileLease(f"{database}.whatsapp-lease" if database else _memory_lease_path(app))
+
+
+def _memory_lease_path(app: Flask) -> str:
+    os.makedirs(app.instance_path, exist_ok=True)
+    return os.path.join(app.instance_path, "whatsapp.lease")
 
 
 def start_runner(app: Flask, **options: float) -> SessionRunner:

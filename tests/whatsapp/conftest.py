@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 
+from dxconnect.auth_tokens import issue_tokens
 from dxconnect.events.bus import get_bus
 from dxconnect.whatsapp.config import DEFAULTS
 from dxconnect.whatsapp.runner import SessionRunner
 from dxconnect.whatsapp.runtime import EXTENSION, make_lease, use_driver_class
-from tests.conftest import LiveServer, bearer, obtain_tokens
+from tests.conftest import LiveServer, bearer
 from tests.whatsapp.support import RecordingDriver, driver_class
 
 MANAGE = "core.manage_config_whatsapp"
@@ -75,18 +75,22 @@ def make_runner(app: Flask) -> Iterator[Callable[..., SessionRunner]]:
         runner.stop()
 
 
+def access_token(app: Flask, agent: Any) -> str:
+    """An access token for ``agent``, issued without a login (logins are tested elsewhere)."""
+    with app.app_context():
+        return issue_tokens(agent)["access"]
+
+
 @pytest.fixture
-def manager_headers(client: FlaskClient, make_agent: Callable[..., Any]) -> dict[str, str]:
+def manager_headers(app: Flask, make_agent: Callable[..., Any]) -> dict[str, str]:
     """Headers of an agent holding ``core.manage_config_whatsapp`` (and nothing else)."""
-    make_agent("wa-manager", permissions=[MANAGE])
-    return bearer(obtain_tokens(client, "wa-manager")["access"])
+    return bearer(access_token(app, make_agent("wa-manager", permissions=[MANAGE])))
 
 
 @pytest.fixture
-def agent_headers(client: FlaskClient, make_agent: Callable[..., Any]) -> dict[str, str]:
+def agent_headers(app: Flask, make_agent: Callable[..., Any]) -> dict[str, str]:
     """Headers of an agent without any permission."""
-    make_agent("wa-agent")
-    return bearer(obtain_tokens(client, "wa-agent")["access"])
+    return bearer(access_token(app, make_agent("wa-agent")))
 
 
 RECORDING_APP = "tests.whatsapp.recording_wsgi:app"
@@ -125,10 +129,9 @@ TO = "5511999999999"
 
 
 @pytest.fixture
-def live_token(client: FlaskClient, make_agent: Callable[..., Any]) -> str:
+def live_token(app: Flask, make_agent: Callable[..., Any]) -> str:
     """An access token of a superuser; live servers share the app's secret and database."""
-    make_agent("live-admin", superuser=True)
-    return obtain_tokens(client, "live-admin")["access"]
+    return access_token(app, make_agent("live-admin", superuser=True))
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -11,7 +15,7 @@ from dxconnect.extensions import db
 from dxconnect.models import WhatsAppMessage, WhatsAppSession
 from dxconnect.models.agents import utcnow
 from dxconnect.whatsapp import session
-from dxconnect.whatsapp.lease import LEASE_KEY, AdvisoryLease, LocalLease
+from dxconnect.whatsapp.lease import LEASE_KEY, AdvisoryLease, FileLease
 from dxconnect.whatsapp.messages import NewMessage, accept_message
 from dxconnect.whatsapp.outbox import INTERRUPTED
 from dxconnect.whatsapp.runtime import make_lease, start_runner, use_driver_class
@@ -132,23 +136,50 @@ def test_the_background_loop_sends_as_soon_as_it_is_woken(app, driver, make_agen
     assert not runner.lease.held
 
 
-def test_sqlite_runs_the_same_code_with_a_local_lease(tmp_path, driver):
+def test_sqlite_runs_the_same_code_with_a_file_lease(tmp_path, driver):
     lite = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/lite.db", "REDIS_URL": ""})
     lite.config["TESTING"] = True
     use_driver_class(lite, driver)
     with lite.app_context():
         upgrade()
         session.request_start()
+        agent_id = create_agent("lite", "correct-horse-battery").id
     first, second = make_lease(lite), make_lease(lite)
-    assert isinstance(first, LocalLease)
+    assert isinstance(first, FileLease)
     assert (first.acquire(), second.acquire()) == (True, False)
     first.release()
     runner = start_runner(lite, poll_seconds=0.05)
     try:
         wait_for(lambda: runner.driver is not None and runner.driver.status() == "ready")
         with lite.app_context():
-            agent = create_agent("lite", "correct-horse-battery")
-            message_id = accept_message(agent.id, NewMessage(TO, "text", {"text": "oi"}), None)
+            message_id = accept_message(agent_id, NewMessage(TO, "text", {"text": "oi"}), None)
         wait_for(lambda: recorded_sends(driver.record_file) == [message_id])
     finally:
         runner.stop()
+
+
+def test_the_file_lease_is_freed_when_its_holding_process_dies(tmp_path):
+    path = tmp_path / "db.whatsapp-lease"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FLOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        lease = FileLease(path)
+        assert lease.acquire() is False
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert lease.acquire() is True
+        lease.release()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD_FLOCK = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from dxconnect.extensions import db
 from dxconnect.models import WhatsAppMessage
 from dxconnect.whatsapp import messages
-from tests.conftest import bearer, obtain_tokens
+from tests.conftest import bearer
+from tests.whatsapp.conftest import access_token
 
 MESSAGES = "/api/v1/whatsapp/messages"
 TO = "5511999999999"
@@ -174,8 +175,8 @@ def test_a_key_reused_for_a_different_message_is_409(app, client, manager_header
 
 
 def test_keys_are_per_agent(app, client, manager_headers, make_agent, driver):
-    make_agent("other-manager", permissions=["core.manage_config_whatsapp"])
-    other_headers = bearer(obtain_tokens(client, "other-manager")["access"])
+    other = make_agent("other-manager", permissions=["core.manage_config_whatsapp"])
+    other_headers = bearer(access_token(app, other))
     body = {**TEXT, "client_message_id": "k"}
     mine = client.post(MESSAGES, headers=manager_headers, json=body).get_json()
     theirs = client.post(MESSAGES, headers=other_headers, json=body).get_json()
