@@ -79,8 +79,7 @@ class Messages(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Messages sent and received, newest first, filtered by direction, status, to or from."""
-        page, page_size = args.pop("page"), args.pop("page_size")
-        return paginate(messages.message_query(args), page, page_size)
+        return paginate(messages.message_query(args), args)
 
     @blp.requires(MANAGE)
     @blp.arguments(

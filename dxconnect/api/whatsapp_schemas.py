@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from dxconnect.models.whatsapp import INBOUND, OUTBOUND, RECEIVED, WhatsAppMessage
-from dxconnect.pagination import PaginationArgsSchema, page_schema
+from dxconnect.pagination import PageArgsSchema, page_schema
 from dxconnect.whatsapp.driver import MESSAGE_STATUSES, MESSAGE_TYPES, SESSION_STATUSES
 from dxconnect.whatsapp.messages import NewMessage
 
@@ -171,10 +171,10 @@ class MessageSchema(ma.Schema):
         return {status: iso_utc(at) for status, at in message.status_times().items()}
 
 
-MessagePageSchema = page_schema(MessageSchema, "MessagePage")
+MessagePageSchema = page_schema(MessageSchema)
 
 
-class MessageListArgsSchema(PaginationArgsSchema):
+class MessageListArgsSchema(PageArgsSchema):
     """Filters of the message list (all optional) and the page."""
 
     direction = ma.fields.String(validate=validate.OneOf((OUTBOUND, INBOUND)))

@@ -116,7 +116,8 @@ def test_page_size_is_clamped_to_100(app, client, agent_headers, make_agent):
         db.session.commit()
     body = client.get(f"{MESSAGES}?page_size=500", headers=agent_headers).get_json()
     assert (body["count"], len(body["results"])) == (101, 100)
-    assert "page_size=100" in body["next"]
+    rest = client.get(body["next"], headers=agent_headers).get_json()
+    assert [m["message_id"] for m in rest["results"]] == [f"{0:032d}"]
 
 
 @pytest.mark.parametrize(
