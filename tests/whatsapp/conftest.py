@@ -12,7 +12,8 @@ import requests
 from flask import Flask
 
 from dxconnect.auth_tokens import issue_tokens
-from dxconnect.events.bus import get_bus
+from dxconnect.events.bus import EXTENSION as BUS_EXTENSION
+from dxconnect.events.bus import InProcessBus
 from dxconnect.whatsapp.config import DEFAULTS
 from dxconnect.whatsapp.runner import SessionRunner
 from dxconnect.whatsapp.runtime import EXTENSION, make_lease, use_driver_class
@@ -51,12 +52,17 @@ def driver(app: Flask, record_file: Path) -> Iterator[type[RecordingDriver]]:
 
 
 @pytest.fixture
-def events(app: Flask) -> Iterator[list[dict[str, Any]]]:
-    """Every event published on the app's bus during the test."""
+def events(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every event published during the test, in order.
+
+    The app gets an in-process bus for the test, so events are seen as they
+    are published (carrying them across processes is the bus's own concern).
+    """
+    bus = InProcessBus()
+    monkeypatch.setitem(app.extensions, BUS_EXTENSION, bus)
     received: list[dict[str, Any]] = []
-    unsubscribe = get_bus(app).subscribe(received.append)
-    yield received
-    unsubscribe()
+    bus.subscribe(received.append)
+    return received
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from dxconnect.events.bus import EXTENSION as BUS_EXTENSION
+from dxconnect.events.bus import InProcessBus
 from dxconnect.extensions import db
 from dxconnect.models import WhatsAppMessage
 from dxconnect.whatsapp import messages
@@ -244,3 +246,17 @@ def test_a_duplicate_that_loses_the_insert_race_answers_the_winners_message(
     assert len(lookups) == 2  # the insert failed on the unique key, then the winner was read
     assert len(stored_messages(app)) == 1
     assert [e["status"] for e in events] == ["queued"]
+
+
+def test_a_stored_message_is_202_even_when_the_bus_refuses_its_event(
+    app, client, manager_headers, driver, monkeypatch
+):
+    class UnreachableBus(InProcessBus):
+        def publish(self, event):
+            raise ConnectionError("event store unreachable")
+
+    monkeypatch.setitem(app.extensions, BUS_EXTENSION, UnreachableBus())
+    response = client.post(MESSAGES, headers=manager_headers, json=TEXT)
+    assert response.status_code == 202
+    [row] = stored_messages(app)
+    assert (row.message_id, row.status) == (response.get_json()["message_id"], "queued")
