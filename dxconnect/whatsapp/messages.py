@@ -138,7 +138,7 @@ def get_message(message_id: str) -> WhatsAppMessage:
 
 
 def message_query(filters: Mapping[str, str]) -> sa.Select[tuple[WhatsAppMessage]]:
-    """Messages matching ``direction``, ``status``, ``to`` and ``from`` (all optional), newest first."""
+    """Messages matching ``direction``, ``status``, ``to`` and ``from`` (if given), newest first."""
     columns = {
         "direction": WhatsAppMessage.direction,
         "status": WhatsAppMessage.status,

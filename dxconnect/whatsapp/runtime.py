@@ -59,7 +59,7 @@ def use_settings(app: Flask, provider: SettingsProvider) -> None:
 
 
 def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
-    """The active driver class: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``'s."""
+    """The active driver: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``'s."""
     return _runtime(app).driver_class or active_driver_class(app)
 
 

@@ -1,4 +1,5 @@
-"""The session runner and dispatcher: readiness, sending once, TTL, failures, forward-only statuses."""
+"""The session runner and dispatcher: readiness, sending once, TTL, failures, forward-only
+statuses."""
 
 from __future__ import annotations
 
