@@ -71,10 +71,16 @@ class PluginManager(pluggy.PluginManager):
 
     def describe(self, name: str) -> str:
         """``plugin 'name' (distribution dist 1.0)``, for error messages."""
-        return f"plugin {name!r} ({self.origins[name].label()})"
+        return f"plugin {name!r} ({self.origins.get(name, Origin()).label()})"
 
     def add(self, plugin: object, name: str, origin: Origin) -> None:
-        """Register ``plugin`` as ``name``; a name clash or a bad hook signature is a PluginError."""
+        """Register ``plugin`` as ``name``; a name clash or a bad hook signature is a PluginError.
+
+        A module already registered (listed in ``DXCONNECT_PLUGINS`` and also an
+        entry point) is left as it is.
+        """
+        if self.is_registered(plugin):
+            return
         if name in self.origins:
             raise PluginError(
                 f"two plugins are named {name!r}: {self.describe(name)} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0000000000"
@@ -50,8 +50,8 @@ class Settings:
     event_sinks: tuple[str, ...] = ()
     plugin_autoload: bool = True
     plugin_modules: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
     webhook_timeout_seconds: int = 5
     webhook_max_attempts: int = 5
     webhook_backoff_ms: int = 1000

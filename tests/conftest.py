@@ -35,6 +35,7 @@ from dxconnect import create_app
 from dxconnect.accounts import create_agent
 from dxconnect.extensions import db
 from dxconnect.models import Agent, Permission
+from tests.plugin_dists import install_fake  # noqa: F401 (fixture: fake installed plugin distributions)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get(

@@ -51,9 +51,7 @@ def write_distribution(
 
 
 @pytest.fixture
-def install_fake(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Path]]:
+def install_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
     """``install_fake("dxconnect-x", "dxconnect_x", source)``; returns the folder (for PYTHONPATH)."""
     root = tmp_path / "site"
     root.mkdir()

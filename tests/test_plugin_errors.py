@@ -12,7 +12,7 @@ from dxconnect import create_app
 from dxconnect.plugins import PluginError
 from dxconnect.settings import SettingsError
 from tests.conftest import ROOT
-from tests.plugin_dists import DRIVER_SOURCE, install_fake  # noqa: F401 (fixture)
+from tests.plugin_dists import DRIVER_SOURCE
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -83,7 +83,9 @@ def test_wrong_hook_signature_is_named(install_fake, test_env):
         "@hookimpl\ndef dxconnect_whatsapp_drivers(session):\n    return []\n",
     )
     message = _startup_error(test_env)
-    assert message.startswith("plugin 'dxconnect_wrong' (distribution dxconnect-wrong 1.0.0) has a bad hook")
+    assert message.startswith(
+        "plugin 'dxconnect_wrong' (distribution dxconnect-wrong 1.0.0) has a bad hook"
+    )
     assert "session" in message and "dxconnect_whatsapp_drivers" in message
 
 
@@ -95,7 +97,9 @@ def test_misspelled_hook_is_named(install_fake, test_env):
         "@hookimpl\ndef dxconnect_whatsapp_driver():\n    return []\n",
     )
     message = _startup_error(test_env)
-    assert message.startswith("plugin 'dxconnect_typo' (distribution dxconnect-typo 1.0.0) has a bad hook")
+    assert message.startswith(
+        "plugin 'dxconnect_typo' (distribution dxconnect-typo 1.0.0) has a bad hook"
+    )
     assert "unknown hook 'dxconnect_whatsapp_driver'" in message
 
 
@@ -107,7 +111,9 @@ def test_hook_returning_something_else_than_a_driver_class_is_named(install_fake
         "@hookimpl\ndef dxconnect_whatsapp_drivers():\n    return ['stub']\n",
     )
     message = _startup_error(test_env)
-    assert message.startswith("plugin 'dxconnect_odd' (distribution dxconnect-odd 1.0.0) returned 'stub'")
+    assert message.startswith(
+        "plugin 'dxconnect_odd' (distribution dxconnect-odd 1.0.0) returned 'stub'"
+    )
     assert "not a WhatsAppDriver subclass" in message
 
 
@@ -128,7 +134,9 @@ def test_two_distributions_with_one_plugin_name_are_refused(install_fake, test_e
 
 def test_unknown_driver_lists_the_installed_drivers(test_env):
     message = _startup_error(test_env, WHATSAPP_DRIVER="baileys")
-    assert message.startswith("WHATSAPP_DRIVER='baileys' is not an installed driver; installed drivers: ")
+    assert message.startswith(
+        "WHATSAPP_DRIVER='baileys' is not an installed driver; installed drivers: "
+    )
     assert "echo (distribution dxconnect-whatsapp-echo 0.1.0)" in message
     assert "stub (distribution dxconnect-whatsapp-stub 0.1.0)" in message
 

@@ -17,7 +17,6 @@ from dxconnect.plugins import (
     plugins_report,
 )
 from tests.conftest import bearer, obtain_tokens
-from tests.plugin_dists import install_fake  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -58,6 +57,12 @@ def test_disabled_autoload_loads_only_the_listed_modules(install_fake, test_env)
     assert sorted(plugins) == sorted([*DEFAULT_PLUGINS, "dxconnect_whatsapp_echo"])
     assert plugins["dxconnect_whatsapp_echo"]["distribution"] == "dxconnect-whatsapp-echo"
     assert set(available_drivers(plugin_manager(app))) == {"echo"}
+
+
+def test_a_module_both_listed_and_autoloaded_is_registered_once(test_env):
+    app = create_app({**test_env, "DXCONNECT_PLUGINS": "dxconnect_whatsapp_echo"})
+    names = [plugin["name"] for plugin in get_plugins(plugin_manager(app))]
+    assert "whatsapp_echo" in names and "dxconnect_whatsapp_echo" not in names
 
 
 def test_installed_sink_overrides_the_built_in_one_of_the_same_name(install_fake, test_env):
