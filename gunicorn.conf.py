@@ -24,3 +24,10 @@ preload_app = False
 # gunicorn 27's control socket has one fixed path per user: several servers on one host
 # (replicas, tests) would fight over it. We don't use it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Start the WhatsApp session runner in each worker, after the fork (never in the master)."""
+    from dxconnect.whatsapp.runtime import start_in_worker
+
+    start_in_worker(worker.wsgi)

@@ -20,7 +20,7 @@ from dxconnect import (
     request_id,
     throttle,
 )
-from dxconnect.api import agents, auth, authz, config, health, me
+from dxconnect.api import agents, auth, authz, config, health, me, whatsapp
 from dxconnect.api import plugins as plugins_api
 from dxconnect.cli import register_commands
 from dxconnect.errors import EnvelopeApi, register_error_handlers
@@ -28,6 +28,7 @@ from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
+from dxconnect.whatsapp import runtime as whatsapp_runtime
 
 BLUEPRINTS = (
     health.blp,
@@ -37,6 +38,7 @@ BLUEPRINTS = (
     agents.blp,
     config.blp,
     plugins_api.blp,
+    whatsapp.blp,
 )
 
 
@@ -76,6 +78,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     plugins.init_app(app)
+    whatsapp_runtime.init_app(app)
     return app
 
 

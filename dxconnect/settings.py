@@ -60,6 +60,8 @@ class Settings:
     webhook_backoff_ms: int = 1000
     field_encryption_keys: tuple[str, ...] = ()
     media_root: str = "instance/media"
+    message_ttl_seconds: int = 86400
+    whatsapp_runner: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -215,4 +217,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         webhook_backoff_ms=_int(env, "WEBHOOK_BACKOFF_MS", 1000),
         field_encryption_keys=_encryption_keys(env, secret_key, production),
         media_root=_get(env, "MEDIA_ROOT") or str(Path(instance_path) / "media"),
+        message_ttl_seconds=_int(env, "MESSAGE_TTL_SECONDS", 86400, minimum=1),
+        whatsapp_runner=_flag(env, "WHATSAPP_RUNNER", True),
     )

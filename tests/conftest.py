@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "LOGIN_RATE_LIMIT": "5 per minute",
         "LOG_LEVEL": "warning",
         "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+        # Servers shared by the session don't drive the WhatsApp session; tests that do say so.
+        "WHATSAPP_RUNNER": "0",
     }
 
 
@@ -237,8 +240,14 @@ def free_port() -> int:
 class LiveServer:
     """A real gunicorn process serving the app, started from the production config."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1, command: list[str] | None = None):
-        """Start ``command`` (default: gunicorn with ``workers``); it must listen on ``BIND``."""
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        wsgi: str = "wsgi:app",
+        command: list[str] | None = None,
+    ):
+        """Start ``command`` (default: gunicorn serving ``wsgi`` with ``workers``) on ``BIND``."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(  # noqa: SIM115 (closed in stop())
@@ -246,7 +255,7 @@ class LiveServer:
         )
         command = command or [
             sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-            "-b", f"127.0.0.1:{self.port}", "-w", str(workers), "wsgi:app",
+            "-b", f"127.0.0.1:{self.port}", "-w", str(workers), wsgi,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command,
@@ -254,6 +263,7 @@ class LiveServer:
             env={**os.environ, **env, "BIND": f"127.0.0.1:{self.port}"},
             stdout=self.log,
             stderr=self.log,
+            start_new_session=True,
         )
         self.wait_ready()
 
@@ -272,6 +282,11 @@ class LiveServer:
         self.log.seek(0)
         raise RuntimeError(f"live server did not start:\n{self.log.read()[-4000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once: a crash, no shutdown code runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
         """Terminate the server and wait for it."""
         if self.process.poll() is None:
@@ -286,11 +301,14 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def start_server(app: Flask, test_env: dict[str, str]) -> Iterator[Callable[..., LiveServer]]:
-    """Start live servers on the test database: ``start_server(workers=2, **env_overrides)``."""
+    """Start live servers on the test database: ``start_server(workers=2, **env_overrides)``.
+
+    ``wsgi="module:app"`` serves another app object than ``wsgi:app``.
+    """
     servers: list[LiveServer] = []
 
-    def start(workers: int = 1, **overrides: str) -> LiveServer:
-        server = LiveServer({**test_env, **overrides}, workers=workers)
+    def start(workers: int = 1, wsgi: str = "wsgi:app", **overrides: str) -> LiveServer:
+        server = LiveServer({**test_env, **overrides}, workers=workers, wsgi=wsgi)
         servers.append(server)
         return server
 

@@ -4,6 +4,7 @@ from dxconnect.models.agents import Agent, Group, Permission
 from dxconnect.models.config import ConfigAuditEntry, Configuration
 from dxconnect.models.events import DeadLetter
 from dxconnect.models.tokens import RevokedToken
+from dxconnect.models.whatsapp import WhatsAppInjection, WhatsAppMessage, WhatsAppSession
 
 __all__ = [
     "Agent",
@@ -13,4 +14,7 @@ __all__ = [
     "Group",
     "Permission",
     "RevokedToken",
+    "WhatsAppInjection",
+    "WhatsAppMessage",
+    "WhatsAppSession",
 ]

@@ -1,0 +1,1 @@
+"""WhatsApp: session, outbox, lease and their live-server tests."""
