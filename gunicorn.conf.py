@@ -6,6 +6,9 @@ Without ``REDIS_URL`` the event bus is in-process, so one worker is the default.
 """
 
 import os
+import resource
+import signal
+import _thread
 
 bind = os.environ.get("BIND", "0.0.0.0:8001")
 worker_class = "gevent"
@@ -24,3 +27,29 @@ preload_app = False
 # gunicorn 27's control socket has one fixed path per user: several servers on one host
 # (replicas, tests) would fight over it. We don't use it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Let each worker hold as many sockets as the hard file limit allows (often 1024 soft)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def post_worker_init(worker):
+    """On SIGTERM, close this worker's WebSockets with 1001 (going away), then drain.
+
+    gunicorn only stops accepting and waits for handlers to end; WebSocket
+    handlers end when their sockets close, so close them at once.
+    """
+    from dxconnect.realtime import close_all
+
+    gunicorn_exit = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        gunicorn_exit(sig, frame)
+        # A signal handler must not block (under gevent it runs in the event loop):
+        # start_new_thread spawns a greenlet (or a thread) without waiting for it.
+        _thread.start_new_thread(close_all, (worker.wsgi,))
+
+    signal.signal(signal.SIGTERM, handle_exit)

@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dxconnect import auth_tokens, docs, log, plugins, redis_client, request_id, throttle
+from dxconnect import realtime
 from dxconnect.api import auth, health, me
 from dxconnect.cli import register_commands
 from dxconnect.events import bus
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     bus.init_app(app)
     cors.init_app(app)
     sock.init_app(app)
+    realtime.init_app(app)
     init_request_rules(app)
     api = EnvelopeApi(app)
     app.extensions["dxconnect.api"] = api

@@ -43,6 +43,9 @@ class Settings:
     log_level: str = "INFO"
     proxy_count: int = 0
     migrations_dir: str = "migrations"
+    event_history_size: int = 10_000
+    event_history_seconds: int = 86_400
+    event_redelivery_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -147,4 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         ).upper(),
         proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
         migrations_dir=_get(env, "MIGRATIONS_DIR") or default_migrations_dir(),
+        event_history_size=_int(env, "EVENT_HISTORY_SIZE", 10_000, minimum=1),
+        event_history_seconds=_int(env, "EVENT_HISTORY_SECONDS", 86_400, minimum=1),
+        event_redelivery_seconds=_int(env, "EVENT_REDELIVERY_SECONDS", 30, minimum=1),
     )
