@@ -5,10 +5,10 @@ socket). Command-line ``-w``/``-b`` override what is set here.
 Without ``REDIS_URL`` the event bus is in-process, so one worker is the default.
 """
 
+import _thread
 import os
 import resource
 import signal
-import _thread
 
 bind = os.environ.get("BIND", "0.0.0.0:8001")
 worker_class = "gevent"

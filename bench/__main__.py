@@ -29,7 +29,9 @@ def main() -> None:
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(available()))
     if unknown:
-        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(available())}")
+        parser.error(
+            f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(available())}"
+        )
     for name in args.names or available():
         importlib.import_module(f"bench.{name}").run(quick=args.quick)
 

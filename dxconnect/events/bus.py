@@ -101,7 +101,7 @@ class InProcessBus:
         return unsubscribe
 
     def consume(self, group: str, callback: Subscriber) -> Callable[[], None]:
-        """One process: every event is handled once by ``callback`` (see :meth:`EventBus.consume`)."""
+        """One process: ``callback`` handles every event once (see :meth:`EventBus.consume`)."""
         return self.subscribe(callback)
 
 

@@ -105,9 +105,6 @@ class SubscriberSet:
         with self._lock:
             return list(self._subscriptions)
 
-    def __len__(self) -> int:
-        return len(self._subscriptions)
-
     @staticmethod
     def dispatch(subscriptions: list[Subscription], position: Position, event: Event) -> None:
         """Deliver ``event`` to each subscription in a plain loop, yielding now and then.
@@ -135,7 +132,7 @@ class MemoryHistory:
         self._trim()
 
     def after(self, event_id: str) -> tuple[Position, list[Positioned]]:
-        """The position of ``event_id`` and every event after it; :class:`UnknownEventId` if gone."""
+        """The position of ``event_id`` and the events after it; :class:`UnknownEventId` if gone."""
         self._trim()
         entry = self._entries.get(event_id)
         if entry is None:

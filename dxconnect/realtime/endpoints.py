@@ -2,17 +2,21 @@
 
 Both take the access token as ``?token=`` and close with 4001 when it is
 missing, invalid, expired or revoked, and again at the moment it expires.
+Close codes: 4001 (token), 1009 (frame over 64 KiB), 1001 (server shutting
+down), 1011 (unexpected error), 1013 (event stream unavailable).
 Frames are JSON text; ``{"type": "ping"}`` is answered ``{"type": "pong"}``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
+from simple_websocket import ConnectionClosed
 
 from dxconnect.auth_tokens import agent_from_access_token
 from dxconnect.errors import ServiceUnavailable, Unauthorized
@@ -26,6 +30,7 @@ from dxconnect.realtime.hub import get_hub
 MAX_MESSAGE_BYTES = 64 * 1024
 CLOSE_GOING_AWAY = 1001
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHORIZED = 4001
 #: Frames a client may fall behind beyond a full history replay before it is disconnected.
@@ -35,6 +40,7 @@ PONG = {"type": "pong"}
 Reply = dict[str, Any]
 Answer = Callable[[dict[str, Any]], Reply]
 
+log = logging.getLogger("dxconnect.realtime")
 blp = Blueprint("realtime", __name__)
 
 
@@ -45,16 +51,36 @@ def error_frame(code: str, message: str) -> Reply:
 
 @blp.before_request
 def prepare_handshake() -> None:
-    """Before simple-websocket accepts: no permessage-deflate, whole frames only.
+    """Before simple-websocket accepts: check the token, turn compression off, whole frames only.
 
-    Compression would be negotiated whenever a browser offers it; it costs
-    memory per socket and multiplies fan-out latency, for small JSON frames.
+    The token is checked first so a client's handshake completes only once its
+    token has been looked up: a reconnection storm (every agent after a deploy)
+    waits on the database pool instead of piling up half-open sockets. A bad
+    token is still reported the WebSocket way, as close code 4001 after the
+    handshake, which browsers can read (an HTTP status they cannot).
+    Compression would be negotiated whenever a browser offers it; for small
+    JSON frames it costs memory per socket and multiplies fan-out latency.
     """
     environ = request.environ
     environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     for key in ("gunicorn.socket", "werkzeug.socket"):
         if key in environ and not isinstance(environ[key], SerializedSocket):
             environ[key] = SerializedSocket(environ[key])
+    g.websocket_access = check_access(request.args.get("token"))
+
+
+def check_access(token: str | None) -> float | Unauthorized:
+    """The access token's expiry (epoch seconds), or why it is refused."""
+    try:
+        if not token:
+            raise Unauthorized("Authentication is required")
+        agent, payload = agent_from_access_token(token)
+        g.agent_id = agent.id
+        return float(payload["exp"])
+    except Unauthorized as error:
+        return error
+    finally:
+        db.session.remove()  # a socket lives long: never hold a pooled connection
 
 
 def answer_echo(message: dict[str, Any]) -> Reply:
@@ -82,40 +108,34 @@ def whatsapp(ws: Any) -> None:
 
 
 def serve(ws: Any, answer: Answer, stream_events: bool = False) -> None:
-    """Authenticate, optionally subscribe to the bus, answer frames until closed or expired."""
+    """Refuse a bad token, optionally subscribe to the bus, answer frames until closed or expired.
+
+    An unexpected error closes the socket with 1011 (and is logged): once the
+    handshake is done, no HTTP error page may be written on the socket.
+    """
     settings = current_app.config["DXCONNECT_SETTINGS"]
     connection = Connection(ws, outbox_limit=settings.event_history_size + OUTBOX_SLACK)
     hub = get_hub()
     hub.add(connection)
     unsubscribe: Callable[[], None] | None = None
     try:
-        expires_at = authenticate(connection)
-        if expires_at is None:
+        access = g.websocket_access
+        if isinstance(access, Unauthorized):
+            connection.close(CLOSE_UNAUTHORIZED, access.message)
             return
         if stream_events:
             unsubscribe = subscribe(connection, request.args.get("last_event_id") or None)
-        receive_until_expiry(connection, answer, expires_at)
+        receive_until_expiry(connection, answer, access)
+    except ConnectionClosed:
+        raise
+    except Exception:
+        log.exception("WebSocket handler failed")
+        connection.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
         if unsubscribe is not None:
             unsubscribe()
         hub.discard(connection)
         connection.finish()
-
-
-def authenticate(connection: Connection) -> float | None:
-    """The token's expiry (epoch seconds), or None after closing the socket with 4001."""
-    try:
-        token = request.args.get("token")
-        if not token:
-            raise Unauthorized("Authentication is required")
-        agent, payload = agent_from_access_token(token)
-        g.agent_id = agent.id
-        return float(payload["exp"])
-    except Unauthorized as error:
-        connection.close(CLOSE_UNAUTHORIZED, error.message)
-        return None
-    finally:
-        db.session.remove()  # a socket lives long: never hold a pooled connection
 
 
 def subscribe(connection: Connection, last_event_id: str | None) -> Callable[[], None] | None:
@@ -158,7 +178,7 @@ def receive_until_expiry(connection: Connection, answer: Answer, expires_at: flo
         message = connection.ws.receive(timeout=remaining)
         if message is None:
             continue
-        if len(message) * 4 > MAX_MESSAGE_BYTES and _size(message) > MAX_MESSAGE_BYTES:
+        if _size(message) > MAX_MESSAGE_BYTES:  # simple-websocket counts characters, not bytes
             connection.close(CLOSE_MESSAGE_TOO_BIG, "Message is too big")
             return
         send(connection, reply_to(message, answer))

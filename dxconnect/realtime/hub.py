@@ -31,9 +31,6 @@ class Hub:
         with self._lock:
             self._connections.discard(connection)
 
-    def __len__(self) -> int:
-        return len(self._connections)
-
     def frame(self, event: dict[str, Any]) -> bytes:
         """The WebSocket frame of ``event``, encoded once however many sockets receive it.
 
