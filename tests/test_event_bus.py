@@ -292,6 +292,20 @@ def test_every_consumer_group_gets_every_event(make_bus):
             stop()
 
 
+def test_consumer_recreates_its_group_when_the_stream_is_deleted(make_bus):
+    bus = make_bus("redis")
+    inbox: queue.Queue = queue.Queue()
+    stop = bus.consume("webhook", inbox.put)
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL).delete("dxconnect:events")
+        time.sleep(2.5)  # the consumer's next read finds no group and creates it again
+        event = status_event()
+        bus.publish(event)
+        assert receive(inbox, 1) == [event["id"]]
+    finally:
+        stop()
+
+
 def test_event_left_unacknowledged_by_a_killed_consumer_is_redelivered(make_bus, consumers):
     doomed = consumers("webhook", "--die", EVENT_REDELIVERY_SECONDS="1")
     bus = make_bus("redis")

@@ -25,7 +25,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -69,6 +70,15 @@ class BusUnavailable(ServiceUnavailable):
     """Redis did not accept or serve the event stream (503 in a request)."""
 
 
+@contextmanager
+def unavailable_on_redis_error() -> Iterator[None]:
+    """Turn a Redis failure into :class:`BusUnavailable`."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise BusUnavailable("The event bus is unavailable") from exc
+
+
 def _position(entry_id: bytes | str) -> tuple[int, int]:
     milliseconds, _, sequence = (
         entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -94,7 +104,9 @@ class Backoff:
 
     def wait(self, what: str, error: Exception) -> None:
         """Log ``error`` and sleep the current delay (cooperatively under gevent)."""
-        log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, self.delay)
+        log.warning(
+            "%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, self.delay
+        )
         time.sleep(self.delay)
         self.delay = min(self.delay * 2, self.most)
 
@@ -134,14 +146,11 @@ class RedisBus:
 
     def publish(self, event: Event) -> None:
         """Append ``event`` to the stream; :class:`BusUnavailable` when Redis refuses."""
-        body = to_json(event)
-        try:
+        with unavailable_on_redis_error():
             self._publish(
                 keys=[STREAM, INDEX_PREFIX + event["id"]],
-                args=[body, self.history_size, self.history_seconds],
+                args=[to_json(event), self.history_size, self.history_seconds],
             )
-        except redis.RedisError as exc:
-            raise BusUnavailable("The event bus is unavailable") from exc
 
     def subscribe(
         self, callback: Subscriber, last_event_id: str | None = None
@@ -164,7 +173,8 @@ class RedisBus:
     def consume(self, group: str, callback: Subscriber) -> Callable[[], None]:
         """Competing consumers; see :meth:`dxconnect.events.bus.EventBus.consume`."""
         consumer = GroupConsumer(self, group, callback)
-        consumer.create_group(self.client)
+        with unavailable_on_redis_error():
+            consumer.create_group(self.client)
         _daemon(f"dxconnect-consumer-{group}", consumer.run)
         return consumer.stop
 
@@ -173,10 +183,8 @@ class RedisBus:
         with self._lock:
             if self._listener_pid == os.getpid():
                 return
-            try:
+            with unavailable_on_redis_error():
                 last = self.client.xrevrange(STREAM, count=1)
-            except redis.RedisError as exc:
-                raise BusUnavailable("The event bus is unavailable") from exc
             cursor = last[0][0] if last else b"0-0"
             _daemon("dxconnect-event-listener", lambda: self._listen(cursor))
             self._listener_pid = os.getpid()
@@ -203,10 +211,8 @@ class RedisBus:
     def _position_of(self, event_id: str) -> tuple[int, int]:
         entry_id = None
         if _EVENT_ID.match(event_id):
-            try:
+            with unavailable_on_redis_error():
                 entry_id = self.client.get(INDEX_PREFIX + event_id)
-            except redis.RedisError as exc:
-                raise BusUnavailable("The event bus is unavailable") from exc
         if entry_id is None:
             raise UnknownEventId(event_id)
         return _position(entry_id)
@@ -214,12 +220,12 @@ class RedisBus:
     def _history_from(self, start: tuple[int, int], event_id: str) -> list[Positioned]:
         """The entries after ``start``; :class:`UnknownEventId` once ``start`` was trimmed away."""
         history: list[Positioned] = []
-        lower = f"{start[0]}-{start[1]}"
-        try:
+        lower = f"{start[0]}-{start[1]}"  # inclusive: the first entry must be ``start`` itself
+        with unavailable_on_redis_error():
+            page = self.client.xrange(STREAM, min=lower, max="+", count=READ_COUNT)
+            if not page or _position(page[0][0]) != start:
+                raise UnknownEventId(event_id)
             while True:
-                page = self.client.xrange(STREAM, min=lower, max="+", count=READ_COUNT)
-                if not history and (not page or _position(page[0][0]) != start):
-                    raise UnknownEventId(event_id)
                 for entry_id, fields in page:
                     event = _decode(fields)
                     if event is not None:
@@ -227,8 +233,7 @@ class RedisBus:
                 if len(page) < READ_COUNT:
                     return history
                 lower = "(" + page[-1][0].decode()
-        except redis.RedisError as exc:
-            raise BusUnavailable("The event bus is unavailable") from exc
+                page = self.client.xrange(STREAM, min=lower, max="+", count=READ_COUNT)
 
 
 class GroupConsumer:
@@ -248,15 +253,16 @@ class GroupConsumer:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        except redis.RedisError as exc:
-            raise BusUnavailable("The event bus is unavailable") from exc
 
     def stop(self) -> None:
         """Stop consuming (within one blocking read); unacknowledged entries go to others."""
         self._stopped.set()
 
     def run(self) -> None:
-        """Read, handle and acknowledge until stopped; reconnect with backoff."""
+        """Read, handle and acknowledge until stopped; reconnect with backoff.
+
+        A group that disappears (the stream was deleted) is created again.
+        """
         client = self.bus.connect(
             socket_timeout=BLOCK_MS / 1000 + 5,
             name="dxconnect-consumer-" + re.sub(r"[^A-Za-z0-9_.:-]", "_", self.group),
@@ -265,8 +271,12 @@ class GroupConsumer:
         reclaim_every = self.bus.redelivery_seconds / 2
         block_ms = min(BLOCK_MS, int(reclaim_every * 1000))
         next_reclaim = 0.0
+        group_missing = False
         while not self._stopped.is_set():
             try:
+                if group_missing:
+                    self.create_group(client)
+                    group_missing = False
                 if time.monotonic() >= next_reclaim:
                     self._reclaim(client)
                     next_reclaim = time.monotonic() + reclaim_every
@@ -278,10 +288,9 @@ class GroupConsumer:
                         self._handle(client, entry_id, fields)
                 backoff.reset()
             except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                group_missing = "NOGROUP" in str(exc)
+                if not group_missing:
                     backoff.wait(f"consumer group {self.group}", exc)
-                    continue
-                self.create_group(client)
             except redis.RedisError as exc:
                 backoff.wait(f"consumer group {self.group}", exc)
 

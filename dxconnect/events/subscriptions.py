@@ -85,18 +85,17 @@ class SubscriberSet:
     """The subscriptions of one process; :meth:`dispatch` is the fan-out loop."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: dict[Subscription, None] = {}  # ordered, O(1) removal
         self._lock = threading.Lock()
 
     def add(self, subscription: Subscription) -> Callable[[], None]:
         """Register ``subscription``; returns the function that removes it (idempotent)."""
         with self._lock:
-            self._subscriptions.append(subscription)
+            self._subscriptions[subscription] = None
 
         def remove() -> None:
             with self._lock:
-                if subscription in self._subscriptions:
-                    self._subscriptions.remove(subscription)
+                self._subscriptions.pop(subscription, None)
 
         return remove
 
