@@ -4,8 +4,10 @@
 # then exec the command (gunicorn by default) so it receives the container's signals.
 set -e
 cd "$(dirname "$0")"
-flask --app wsgi db upgrade
+# One-off commands run without event sinks: a short-lived process must not take a share
+# of the live events it would then exit with.
+EVENT_SINKS='' flask --app wsgi db upgrade
 if [ "${DXCONNECT_ENV:-production}" = "development" ]; then
-    flask --app wsgi ensure-dev-admin
+    EVENT_SINKS='' flask --app wsgi ensure-dev-admin
 fi
 exec "$@"

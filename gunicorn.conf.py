@@ -5,7 +5,10 @@ socket). Command-line ``-w``/``-b`` override what is set here.
 Without ``REDIS_URL`` the event bus is in-process, so one worker is the default.
 """
 
+import _thread
 import os
+import resource
+import signal
 
 bind = os.environ.get("BIND", "0.0.0.0:8001")
 worker_class = "gevent"
@@ -26,8 +29,30 @@ preload_app = False
 control_socket_disable = True
 
 
+def on_starting(server):
+    """Let each worker hold as many sockets as the hard file limit allows (often 1024 soft)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def post_worker_init(worker):
-    """Start the WhatsApp session runner in each worker, after the fork (never in the master)."""
+    """Start the WhatsApp session runner in this worker (after the fork, never in the
+    master); on SIGTERM, close the worker's WebSockets with 1001 (going away), then drain.
+
+    gunicorn only stops accepting and waits for handlers to end; WebSocket
+    handlers end when their sockets close, so close them at once.
+    """
+    from dxconnect.realtime import close_all
     from dxconnect.whatsapp.runtime import start_in_worker
 
     start_in_worker(worker.wsgi)
+    gunicorn_exit = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        gunicorn_exit(sig, frame)
+        # A signal handler must not block (under gevent it runs in the event loop):
+        # start_new_thread spawns a greenlet (or a thread) without waiting for it.
+        _thread.start_new_thread(close_all, (worker.wsgi,))
+
+    signal.signal(signal.SIGTERM, handle_exit)

@@ -16,6 +16,7 @@ from dxconnect import (
     log,
     media,
     plugins,
+    realtime,
     redis_client,
     request_id,
     throttle,
@@ -69,6 +70,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     bus.init_app(app)
     cors.init_app(app)
     sock.init_app(app)
+    realtime.init_app(app)
     init_request_rules(app)
     api = EnvelopeApi(app)
     app.extensions["dxconnect.api"] = api

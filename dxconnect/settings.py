@@ -62,6 +62,9 @@ class Settings:
     media_root: str = "instance/media"
     message_ttl_seconds: int = 86400
     whatsapp_runner: bool = True
+    event_history_size: int = 10_000
+    event_history_seconds: int = 86_400
+    event_redelivery_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -219,4 +222,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         media_root=_get(env, "MEDIA_ROOT") or str(Path(instance_path) / "media"),
         message_ttl_seconds=_int(env, "MESSAGE_TTL_SECONDS", 86400, minimum=1),
         whatsapp_runner=_flag(env, "WHATSAPP_RUNNER", True),
+        event_history_size=_int(env, "EVENT_HISTORY_SIZE", 10_000, minimum=1),
+        event_history_seconds=_int(env, "EVENT_HISTORY_SECONDS", 86_400, minimum=1),
+        event_redelivery_seconds=_int(env, "EVENT_REDELIVERY_SECONDS", 30, minimum=1),
     )

@@ -6,6 +6,7 @@ Every event is a flat JSON object: ``version`` (``"v1"``), a unique ``id``,
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -45,3 +46,8 @@ def make_event(event_type: str, fields: dict[str, Any]) -> dict[str, Any]:
         "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         **fields,
     }
+
+
+def to_json(value: Any) -> str:
+    """Compact UTF-8 JSON text: how events are stored and sent (Portuguese text byte for byte)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
