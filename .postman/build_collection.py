@@ -79,7 +79,8 @@ def request(
     headers = []
     if token:
         headers.append({"key": "Authorization", "value": f"Bearer {token}"})
-    req: dict[str, Any] = {"method": method, "header": headers, "url": "{{baseUrl}}" + path}
+    url = path if path.startswith("{{") else "{{baseUrl}}" + path  # a URL saved from a response
+    req: dict[str, Any] = {"method": method, "header": headers, "url": url}
     if form is not None:
         req["body"] = {"mode": "formdata", "formdata": form}
     elif body is not None or raw is not None:
@@ -163,6 +164,125 @@ def plugins() -> dict[str, Any]:
     )
 
 
+def js(*lines: str) -> list[str]:
+    """Free-form test lines (for checks the helpers above do not express)."""
+    return list(lines)
+
+
+def authorization() -> dict[str, Any]:
+    return folder(
+        "05 Agents and authorization",
+        request("permissions", "GET", "/api/v1/authz/permissions/",
+                status(200) + js(
+                    'const chat = pm.response.json().find(p => p.codename === "manage_config_chat");',
+                    'pm.test("the contract permissions are listed", () => pm.expect(chat).to.include.keys("id", "app_label", "model", "codename", "name"));',
+                    'pm.collectionVariables.set("permissionId", chat.id);',
+                )),
+        request("create group", "POST", "/api/v1/authz/groups/",
+                status(201) + keys("id", "name", "permissions") + save("groupId", ".id"),
+                body={"name": "Atendimento Nível 2", "permissions": []}),
+        request("create group, name taken", "POST", "/api/v1/authz/groups/", envelope(409, "CONFLICT"),
+                body={"name": "Atendimento Nível 2"}),
+        request("patch group, unknown permission", "PATCH", "/api/v1/authz/groups/{{groupId}}/",
+                envelope(400, "INVALID_PAYLOAD"), body={"permissions": [999999]}),
+        request("patch group", "PATCH", "/api/v1/authz/groups/{{groupId}}/",
+                status(200) + js('pm.test("permission set", () => pm.expect(pm.response.json().permissions).to.eql([Number(pm.collectionVariables.get("permissionId"))]));'),
+                raw='{"permissions": [{{permissionId}}]}'),
+        request("get group", "GET", "/api/v1/authz/groups/{{groupId}}/", status(200) + equals(".name", "Atendimento Nível 2")),
+        request("list groups", "GET", "/api/v1/authz/groups/?page_size=500",
+                status(200) + keys("count", "next", "previous", "results")),
+        request("create agent", "POST", "/api/v1/agents/",
+                status(201) + save("agentId", ".id") + js('pm.test("password is write-only", () => pm.expect(pm.response.json()).to.not.have.property("password"));'),
+                body={"username": "postman-maria", "password": "a-long-secret-password",
+                      "display_name": "Maria Conceição", "email": "maria@example.com"}),
+        request("create agent, short password", "POST", "/api/v1/agents/", envelope(400, "INVALID_PAYLOAD"),
+                body={"username": "postman-joao", "password": "short"}),
+        request("search agents", "GET", "/api/v1/agents/?search=postman-maria&is_active=true",
+                status(200) + equals(".count", 1)),
+        request("get agent", "GET", "/api/v1/agents/{{agentId}}/", status(200) + equals(".username", "postman-maria")),
+        request("patch agent", "PATCH", "/api/v1/agents/{{agentId}}/", status(200) + equals(".display_name", "Maria C."),
+                body={"display_name": "Maria C."}),
+        request("unknown agent", "GET", "/api/v1/agents/999999/", envelope(404, "NOT_FOUND")),
+        request("set agent groups", "PATCH", "/api/v1/authz/agents/{{agentId}}/groups/",
+                status(200) + js('pm.test("group set", () => pm.expect(pm.response.json().group_ids).to.eql([Number(pm.collectionVariables.get("groupId"))]));'),
+                raw='{"group_ids": [{{groupId}}]}'),
+        request("get agent groups", "GET", "/api/v1/authz/agents/{{agentId}}/groups/", status(200) + keys("group_ids")),
+        request("delete group", "DELETE", "/api/v1/authz/groups/{{groupId}}/", status(204)),
+        request("deleted group", "GET", "/api/v1/authz/groups/{{groupId}}/", envelope(404, "NOT_FOUND")),
+    )  # fmt: skip
+
+
+def configuration() -> dict[str, Any]:
+    return folder(
+        "06 Configuration",
+        request("whole configuration", "GET", "/api/v1/config/",
+                status(200) + keys("company_data", "chat_settings", "email_settings",
+                                   "appearance_settings", "whatsapp_settings")),
+        request("company", "GET", "/api/v1/config/company/", status(200) + keys("cnpj", "endereco")),
+        request("company, bad CNPJ and CEP", "PATCH", "/api/v1/config/company/",
+                envelope(400, "INVALID_PAYLOAD") + js('pm.test("dotted field paths", () => pm.expect(pm.response.json().error.details).to.include.keys("cnpj", "endereco.cep"));'),
+                body={"cnpj": "11111111111111", "endereco": {"cep": "123"}}),
+        request("company", "PATCH", "/api/v1/config/company/",
+                status(200) + equals(".cnpj", "11222333000181") + equals(".razao_social", "Conceição Serviços Ltda"),
+                body={"cnpj": "11222333000181", "razao_social": "Conceição Serviços Ltda"}),
+        request("chat, bad hours", "PATCH", "/api/v1/config/chat/",
+                envelope(400, "INVALID_PAYLOAD"),
+                body={"horario_funcionamento": {"sabado": {"inicio": "18:00", "fim": "08:00"}}}),
+        request("chat", "PATCH", "/api/v1/config/chat/", status(200) + equals(".limite_chats_simultaneos", 8),
+                body={"limite_chats_simultaneos": 8}),
+        request("email, secret is never returned", "PATCH", "/api/v1/config/email/",
+                status(200) + equals(".smtp_senha", "***"), body={"smtp_host": "smtp.example.com", "smtp_senha": "s3nh@"}),
+        request("appearance, bad colour", "PATCH", "/api/v1/config/appearance/", envelope(400, "INVALID_PAYLOAD"),
+                body={"primary_color": "blue"}),
+        request("whatsapp", "GET", "/api/v1/config/whatsapp/", status(200) + keys("enabled", "session_data")),
+        request("replace all", "PUT", "/api/v1/config/",
+                status(200) + equals(".chat_settings.limite_chats_simultaneos", 5) + equals(".email_settings.smtp_senha", "***"),
+                body={"company_data": {"razao_social": "Conceição Serviços Ltda"}}),
+        request("upload logo", "POST", "/api/v1/config/appearance/upload/",
+                status(200) + keys("url") + save("logoUrl", ".url"),
+                form=[{"key": "kind", "value": "logo", "type": "text"},
+                      {"key": "file", "type": "file", "src": "fixtures/logo.png"}]),
+        request("uploaded logo is served", "GET", "{{logoUrl}}", js(
+            *status(200),
+            'pm.test("served as PNG", () => pm.expect(pm.response.headers.get("Content-Type")).to.eql("image/png"));',
+            'pm.test("nosniff", () => pm.expect(pm.response.headers.get("X-Content-Type-Options")).to.eql("nosniff"));',
+        ), token=None),
+        request("upload, bad kind", "POST", "/api/v1/config/appearance/upload/", envelope(400, "INVALID_PAYLOAD"),
+                form=[{"key": "kind", "value": "banner", "type": "text"},
+                      {"key": "file", "type": "file", "src": "fixtures/logo.png"}]),
+        request("delete logo", "DELETE", "/api/v1/config/appearance/upload/?kind=logo", status(204)),
+        request("audit", "GET", "/api/v1/config/audit/", status(200) + keys("count", "results")),
+    )  # fmt: skip
+
+
+def whatsapp() -> dict[str, Any]:
+    text = {"to": "5511999999999", "type": "text", "text": "Olá! Seu pedido saiu para entrega."}
+    return folder(
+        "07 WhatsApp",
+        request("start session", "POST", "/api/v1/whatsapp/session/start", status(202) + keys("status")),
+        request("session status", "GET", "/api/v1/whatsapp/session/status",
+                status(200) + keys("status", "driver", "updated_at")),
+        request("send text", "POST", "/api/v1/whatsapp/messages",
+                status(202) + equals(".status", "queued") + save("messageId", ".message_id"),
+                body={**text, "client_message_id": "postman-1"}),
+        request("send text again (idempotent)", "POST", "/api/v1/whatsapp/messages",
+                status(202) + js('pm.test("same message_id", () => pm.expect(pm.response.json().message_id).to.eql(pm.collectionVariables.get("messageId")));'),
+                body={**text, "client_message_id": "postman-1"}),
+        request("send image", "POST", "/api/v1/whatsapp/messages", status(202) + keys("message_id"),
+                body={"to": "5511999999999", "type": "image", "image_url": "https://example.com/p.png", "caption": "Nota"}),
+        request("send, bad recipient", "POST", "/api/v1/whatsapp/messages",
+                envelope(400, "INVALID_PAYLOAD") + keys("error"), body={**text, "to": "12ab"}),
+        request("list messages", "GET", "/api/v1/whatsapp/messages?direction=outbound",
+                status(200) + keys("count", "next", "previous", "results")),
+        request("get message", "GET", "/api/v1/whatsapp/messages/{{messageId}}",
+                status(200) + keys("message_id", "to", "payload", "status") + js(
+                    'pm.test("a contract status", () => pm.expect(pm.response.json().status).to.be.oneOf(["queued", "sent", "delivered", "read", "failed"]));',
+                )),
+        request("unknown message", "GET", "/api/v1/whatsapp/messages/does-not-exist", envelope(404, "NOT_FOUND")),
+        request("stop session", "DELETE", "/api/v1/whatsapp/session", status(204)),
+    )  # fmt: skip
+
+
 def logout() -> dict[str, Any]:
     return folder(
         "99 Logout",
@@ -181,8 +301,20 @@ def collection() -> dict[str, Any]:
             "description": "Every endpoint of the dxconnect contract, with checks on status and body.",
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
-        "item": [health_and_docs(), authentication(), current_agent(), plugins(), logout()],
-        "variable": [{"key": "access", "value": ""}, {"key": "refresh", "value": ""}],
+        "item": [
+            health_and_docs(),
+            authentication(),
+            current_agent(),
+            plugins(),
+            authorization(),
+            configuration(),
+            whatsapp(),
+            logout(),
+        ],
+        "variable": [
+            {"key": name, "value": ""}
+            for name in ("access", "refresh", "permissionId", "groupId", "agentId", "logoUrl", "messageId")
+        ],
     }
 
 

@@ -36,7 +36,7 @@ def test_collection_passes_under_newman(start_server, make_agent):
             "--env-var", f"baseUrl={server.url}",
             "--env-var", "username=postman-admin",
             "--env-var", f"password={PASSWORD}",
-            "--color", "off", "--bail",
+            "--working-dir", str(POSTMAN), "--color", "off", "--bail",
         ],
         cwd=POSTMAN, check=False, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
