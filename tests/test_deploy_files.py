@@ -241,3 +241,15 @@ def test_prometheus_example_scrapes_metrics_with_the_bearer_token():
     assert job["authorization"]["credentials_file"]
     assert "METRICS_TOKEN" in text
     assert job["dns_sd_configs"][0]["port"] == CONTAINER_PORT
+
+
+def test_newman_service_runs_the_postman_collection_against_web(tmp_path):
+    newman = compose_config(tmp_path, "docker-compose.yml", profile="test")["services"]["newman"]
+    assert newman["image"].startswith("postman/newman:")
+    assert newman["depends_on"]["web"]["condition"] == "service_healthy"
+    command = newman["command"]
+    assert command[:2] == ["run", "dxconnect.postman_collection.json"]
+    assert "baseUrl=http://web:8001" in command
+    (mount,) = newman["volumes"]
+    assert mount["target"] == "/etc/newman" and mount["source"].endswith(".postman")
+    assert (ROOT / ".postman" / "dxconnect.postman_collection.json").is_file()
