@@ -48,7 +48,7 @@ def test_requests_are_counted_by_url_rule_method_and_status(client, admin, admin
     assert delta(REQUESTS, method="GET", route="<unmatched>", status="404") == 1
     assert delta("dxconnect_http_request_duration_seconds_count", **agent_rule) == 3
     assert delta("dxconnect_http_request_duration_seconds_sum", **agent_rule) > 0
-    assert "999999" not in after
+    assert "/api/v1/agents/999999" not in after
 
 
 def test_events_are_counted_once_per_publish_by_type(app: Flask, client):
