@@ -8,7 +8,9 @@ Without ``REDIS_URL`` the event bus is in-process, so one worker is the default.
 import _thread
 import os
 import resource
+import shutil
 import signal
+import tempfile
 
 bind = os.environ.get("BIND", "0.0.0.0:8001")
 worker_class = "gevent"
@@ -28,6 +30,14 @@ preload_app = False
 # (replicas, tests) would fight over it. We don't use it.
 control_socket_disable = True
 
+# Workers share their Prometheus values through files in this directory (multiprocess
+# mode). It must be set before any worker imports prometheus_client, so here, in the
+# master, as the config loads. A fresh directory per server start unless the operator
+# names one (then it must be dedicated to this server and emptied before each start).
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dxconnect-metrics-")
+
 
 def on_starting(server):
     """Let each worker hold as many sockets as the hard file limit allows (often 1024 soft)."""
@@ -36,15 +46,29 @@ def on_starting(server):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def child_exit(server, worker):
+    """Drop the dead worker's live gauges (open WebSockets) from the metrics; counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this server created."""
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
 def post_worker_init(worker):
     """Start the WhatsApp session runner in this worker (after the fork, never in the
-    master); on SIGTERM, close the worker's WebSockets with 1001 (going away), then drain.
+    master); on SIGTERM, close the worker's WebSockets with 1001 (going away) and stop the
+    runner, then drain.
 
     gunicorn only stops accepting and waits for handlers to end; WebSocket
     handlers end when their sockets close, so close them at once.
     """
     from dxconnect.realtime import close_all
-    from dxconnect.whatsapp.runtime import start_in_worker
+    from dxconnect.whatsapp.runtime import start_in_worker, stop_in_worker
 
     start_in_worker(worker.wsgi)
     gunicorn_exit = worker.handle_exit
@@ -54,5 +78,14 @@ def post_worker_init(worker):
         # A signal handler must not block (under gevent it runs in the event loop):
         # start_new_thread spawns a greenlet (or a thread) without waiting for it.
         _thread.start_new_thread(close_all, (worker.wsgi,))
+        # Stop dispatching now; what the runner claimed but did not send goes back to the queue.
+        _thread.start_new_thread(stop_in_worker, (worker.wsgi,))
 
     signal.signal(signal.SIGTERM, handle_exit)
+
+
+def worker_exit(server, worker):
+    """Make sure the runner stopped (and released the lease) before the worker process ends."""
+    from dxconnect.whatsapp.runtime import stop_in_worker
+
+    stop_in_worker(worker.wsgi)

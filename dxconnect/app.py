@@ -15,10 +15,12 @@ from dxconnect import (
     docs,
     log,
     media,
+    metrics,
     plugins,
     realtime,
     redis_client,
     request_id,
+    sentry,
     throttle,
 )
 from dxconnect.api import agents, auth, authz, config, health, me, whatsapp
@@ -59,6 +61,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
     request_id.init_app(app)
     log.init_app(app)
+    sentry.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=settings.migrations_dir)
     auth_tokens.init_app(app)

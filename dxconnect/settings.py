@@ -65,6 +65,8 @@ class Settings:
     event_history_size: int = 10_000
     event_history_seconds: int = 86_400
     event_redelivery_seconds: int = 30
+    metrics_token: str | None = field(default=None, repr=False)
+    sentry_dsn: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -225,4 +227,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         event_history_size=_int(env, "EVENT_HISTORY_SIZE", 10_000, minimum=1),
         event_history_seconds=_int(env, "EVENT_HISTORY_SECONDS", 86_400, minimum=1),
         event_redelivery_seconds=_int(env, "EVENT_REDELIVERY_SECONDS", 30, minimum=1),
+        metrics_token=_get(env, "METRICS_TOKEN"),
+        sentry_dsn=_get(env, "SENTRY_DSN"),
     )

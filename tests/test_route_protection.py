@@ -31,6 +31,8 @@ PUBLIC = {
     ("/api/_assets/swagger-ui/<path:filename>", "GET"),
     ("/api/_assets/redoc/<path:filename>", "GET"),
     ("/media/<name>", "GET"),  # the logo is shown on the login page, before anyone logs in
+    # Guarded by METRICS_TOKEN (a scraper's bearer token, not a JWT); off in production without it.
+    ("/metrics", "GET"),
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -22,6 +22,7 @@ from dxconnect.events.subscriptions import (
     Subscription,
     UnknownEventId,
 )
+from dxconnect.metrics.instruments import count_published
 
 EXTENSION = "dxconnect.bus"
 
@@ -85,6 +86,7 @@ class InProcessBus:
             position = self._position
             self._history.append(position, event)
             subscriptions = self._subscriptions.snapshot()
+        count_published(event["type"])
         SubscriberSet.dispatch(subscriptions, position, event)
 
     def subscribe(

@@ -41,6 +41,7 @@ from dxconnect.events.subscriptions import (
     Subscription,
     UnknownEventId,
 )
+from dxconnect.metrics.instruments import count_published
 
 log = logging.getLogger("dxconnect.events")
 
@@ -151,6 +152,7 @@ class RedisBus:
                 keys=[STREAM, INDEX_PREFIX + event["id"]],
                 args=[to_json(event), self.history_size, self.history_seconds],
             )
+        count_published(event["type"])
 
     def subscribe(
         self, callback: Subscriber, last_event_id: str | None = None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dxconnect.events.sink import EventSink, PermanentSinkFailure
+from dxconnect.metrics.instruments import SINK_EVENTS
 
 log = logging.getLogger("dxconnect.events.sinks")
 
@@ -167,6 +168,7 @@ class SinkWorker:
     def _count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
+        SINK_EVENTS.labels(self.sink.name, name).inc()
 
     def _where(self, event: Event) -> dict[str, Any]:
         return {"sink": self.sink.name, "event_id": event.get("id")}

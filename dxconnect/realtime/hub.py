@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from dxconnect.events.envelope import to_json
+from dxconnect.metrics.instruments import WEBSOCKETS_OPEN
 from dxconnect.realtime.connection import Connection, text_frame
 
 EXTENSION = "dxconnect.realtime"
@@ -25,11 +26,15 @@ class Hub:
         """Track ``connection`` until :meth:`discard`."""
         with self._lock:
             self._connections.add(connection)
+        WEBSOCKETS_OPEN.inc()
 
     def discard(self, connection: Connection) -> None:
         """Stop tracking ``connection``."""
         with self._lock:
-            self._connections.discard(connection)
+            if connection not in self._connections:
+                return
+            self._connections.remove(connection)
+        WEBSOCKETS_OPEN.dec()
 
     def frame(self, event: dict[str, Any]) -> bytes:
         """The WebSocket frame of ``event``, encoded once however many sockets receive it.

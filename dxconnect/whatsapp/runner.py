@@ -79,7 +79,11 @@ class SessionRunner:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End the loop, discard the driver and release the lease."""
+        """End the loop, discard the driver and release the lease.
+
+        A round in progress finishes the send under way and gives the rest of
+        its claimed batch back to the queue, for the next lease holder.
+        """
         self._stopping.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -205,7 +209,7 @@ class SessionRunner:
             if not batch:
                 return
             for index, message in enumerate(batch):
-                if not self._ready():
+                if self._stopping.is_set() or not self._ready():
                     outbox.release_claims(batch[index:])
                     return
                 self._send(message)

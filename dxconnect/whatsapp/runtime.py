@@ -101,10 +101,23 @@ def ensure_runner(app: Flask) -> SessionRunner | None:
     return runtime.runner
 
 
+def _ours(wsgi_app: object) -> bool:
+    return isinstance(wsgi_app, Flask) and EXTENSION in wsgi_app.extensions
+
+
 def start_in_worker(wsgi_app: object) -> None:
     """gunicorn's ``post_worker_init``: start the runner when the served app is ours."""
-    if isinstance(wsgi_app, Flask) and EXTENSION in wsgi_app.extensions:
-        ensure_runner(wsgi_app)
+    if _ours(wsgi_app):
+        ensure_runner(wsgi_app)  # type: ignore[arg-type]
+
+
+def stop_in_worker(wsgi_app: object) -> None:
+    """gunicorn's SIGTERM and ``worker_exit``: stop the runner when the served app is ours.
+
+    What it claimed but did not hand to the driver goes back to the queue.
+    """
+    if _ours(wsgi_app):
+        stop_runner(wsgi_app)  # type: ignore[arg-type]
 
 
 def stop_runner(app: Flask) -> None:

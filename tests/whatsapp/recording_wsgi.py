@@ -1,7 +1,7 @@
 """The production app with :class:`tests.whatsapp.support.RecordingDriver` as its driver.
 
 Served by live servers in tests (``start_server(wsgi="tests.whatsapp.recording_wsgi:app")``);
-``RECORDING_DRIVER_FILE``, ``RECORDING_DRIVER_READY_AFTER`` and
+``RECORDING_DRIVER_FILE``, ``RECORDING_DRIVER_READY_AFTER``, ``RECORDING_DRIVER_SEND_DELAY`` and
 ``RECORDING_RECONNECT_BACKOFF`` (seconds) tune it.
 """
 

@@ -2,7 +2,8 @@
 
 :class:`RecordingDriver` stands in for the remote WhatsApp network (the one
 thing that cannot exist here). It walks ``connecting → qrcode →
-authenticated → ready`` (``ready_after`` seconds after the start), appends the
+authenticated → ready`` (``ready_after`` seconds after the start), takes
+``send_delay`` seconds per send, appends the
 id of every message it is asked to send to ``record_file`` (one line each,
 written through ``O_APPEND`` and fsynced, so the record survives a killed
 process and tells how many times each message really went out), reports
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +42,8 @@ class RecordingDriver(WhatsAppDriver):
     capabilities = DriverCapabilities(frozenset({"text", "image"}), inbound_injection=True)
     record_file: str | None = os.environ.get("RECORDING_DRIVER_FILE")
     ready_after: float = float(os.environ.get("RECORDING_DRIVER_READY_AFTER", "0"))
+    #: Seconds each send takes (a slow network), before it is recorded.
+    send_delay: float = float(os.environ.get("RECORDING_DRIVER_SEND_DELAY", "0"))
 
     def __init__(self, context: DriverContext) -> None:
         super().__init__(context)
@@ -82,6 +86,8 @@ class RecordingDriver(WhatsAppDriver):
         """Record the send, then report ``sent`` and ``delivered``; the refused number raises."""
         if message.to == REFUSED_NUMBER:
             raise RuntimeError(f"recipient {message.to} refused the message")
+        if self.send_delay:
+            time.sleep(self.send_delay)
         if self.record_file:
             record_send(self.record_file, message.message_id)
         for status in ("sent", "delivered"):
