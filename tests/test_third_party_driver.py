@@ -105,21 +105,24 @@ def test_live_server_drives_the_installed_driver_through_the_rest_api(
     acme, app, start_server, make_agent
 ):
     server = start_server(WHATSAPP_DRIVER="acme", WHATSAPP_RUNNER="1")
-    api = LiveApi(server, access_token(app, make_agent("gestora", superuser=True)))
-    assert api.status() == "disconnected"
-    assert api.request("POST", "/session/start").status_code == 202
-    wait_for(lambda: api.status() == "ready")
-    assert api.request("GET", "/session/status").json()["driver"] == "acme"
-    message_id = api.send("Olá pela Acme")
-    sent = wait_for(lambda: (m := api.message(message_id))["status"] == "sent" and m)
-    # The stored status advances exactly as far as the acme driver reports: "sent".
-    assert list(sent["status_times"]) == ["queued", "sent"]
-    assert sent["payload"] == {"type": "text", "text": "Olá pela Acme"}
-    refused = api.request(
-        "POST",
-        "/messages",
-        json={"to": "5511987654321", "type": "image", "media_url": "https://example.com/a.png"},
-    )
-    assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "INVALID_PAYLOAD"
-    assert "text" in refused.json()["error"]["message"]
+    try:  # stopped at once: a server holding the session lease would drive later tests' sessions
+        api = LiveApi(server, access_token(app, make_agent("gestora", superuser=True)))
+        assert api.status() == "disconnected"
+        assert api.request("POST", "/session/start").status_code == 202
+        wait_for(lambda: api.status() == "ready")
+        assert api.request("GET", "/session/status").json()["driver"] == "acme"
+        message_id = api.send("Olá pela Acme")
+        sent = wait_for(lambda: (m := api.message(message_id))["status"] == "sent" and m)
+        # The stored status advances exactly as far as the acme driver reports: "sent".
+        assert list(sent["status_times"]) == ["queued", "sent"]
+        assert sent["payload"] == {"type": "text", "text": "Olá pela Acme"}
+        refused = api.request(
+            "POST",
+            "/messages",
+            json={"to": "5511987654321", "type": "image", "media_url": "https://example.com/a.png"},
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "INVALID_PAYLOAD"
+        assert "text" in refused.json()["error"]["message"]
+    finally:
+        server.stop()

@@ -149,11 +149,14 @@ def test_events_emitted_on_one_server_reach_a_socket_held_by_another(
     emitter = stub(servers, WHATSAPP_STUB_FAST="1")
     # The other server shares PostgreSQL and Redis but does not drive the session.
     holder = LiveApi(start_server(wsgi=PRODUCTION_APP, WHATSAPP_DRIVER="stub"), live_token)
-    assert holder.status() == "disconnected"
-    with stream(holder, live_token) as ws:
-        message_id, _ = session_and_message(emitter, ws, "Do servidor A para o B")
-    assert holder.status() == emitter.status() == "ready"
-    assert holder.message(message_id)["status"] == "read"
+    try:
+        assert holder.status() == "disconnected"
+        with stream(holder, live_token) as ws:
+            message_id, _ = session_and_message(emitter, ws, "Do servidor A para o B")
+        assert holder.status() == emitter.status() == "ready"
+        assert holder.message(message_id)["status"] == "read"
+    finally:
+        holder.server.stop()
 
 
 def test_reconnecting_mid_stream_with_last_event_id_misses_and_repeats_nothing(servers, live_token):
