@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from tests.conftest import PASSWORD, free_port
 from tests.deploy_files import ROOT
 from tests.echo_upstream import EchoUpstream
-from tests.test_validate_deploy import validate
+from tests.test_validate_deploy import statuses, validate
 
 SHIPPED = (ROOT / "deploy" / "nginx.conf").read_text()
 MAIN_CONF = """
@@ -151,8 +151,9 @@ def test_the_app_answers_through_nginx_and_validates(nginx_front, live_server, m
     assert at_limit.status_code == 400
     assert at_limit.json()["error"]["code"] == "INVALID_PAYLOAD"
     make_agent("operadora")
-    result = validate(front, "operadora", PASSWORD, VALIDATE_SKIP="websocket")
+    result = validate(front, "operadora", PASSWORD)
     assert result.returncode == 0, result.stdout
+    assert statuses(result.stdout)["websocket"] == "ok"
 
 
 def assert_envelope(response: requests.Response, status: int, code: str) -> None:

@@ -1,4 +1,5 @@
-"""A third-party driver built from the README guide: pip-installed, conformance-tested, selected by env var."""
+"""A third-party driver built from the README guide: pip-installed, conformance-tested, selected
+by env var, and driven by a live server through the public REST API."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dxconnect.plugins import active_driver_class, get_plugins, plugin_manager
 from dxconnect.testing import DriverConformance, RecordingContext
 from dxconnect.whatsapp.driver import OutboundMessage
 from tests.conftest import PASSWORD, ROOT
+from tests.whatsapp.conftest import LiveApi, access_token, wait_for
 
 GUIDE_FILE = re.compile(r"^\*\*`(?P<path>[^`]+)`\*\*\n\n```\w*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
@@ -97,3 +99,30 @@ def test_running_service_reports_the_installed_driver(acme, start_server, make_a
     ).json()
     assert listing["driver"] == "acme"
     assert {"acme", "whatsapp_stub", "whatsapp_echo"} <= {p["name"] for p in listing["plugins"]}
+
+
+def test_live_server_drives_the_installed_driver_through_the_rest_api(
+    acme, app, start_server, make_agent
+):
+    server = start_server(WHATSAPP_DRIVER="acme", WHATSAPP_RUNNER="1")
+    try:  # stopped at once: a server holding the session lease would drive later tests' sessions
+        api = LiveApi(server, access_token(app, make_agent("gestora", superuser=True)))
+        assert api.status() == "disconnected"
+        assert api.request("POST", "/session/start").status_code == 202
+        wait_for(lambda: api.status() == "ready")
+        assert api.request("GET", "/session/status").json()["driver"] == "acme"
+        message_id = api.send("Olá pela Acme")
+        sent = wait_for(lambda: (m := api.message(message_id))["status"] == "sent" and m)
+        # The stored status advances exactly as far as the acme driver reports: "sent".
+        assert list(sent["status_times"]) == ["queued", "sent"]
+        assert sent["payload"] == {"type": "text", "text": "Olá pela Acme"}
+        refused = api.request(
+            "POST",
+            "/messages",
+            json={"to": "5511987654321", "type": "image", "media_url": "https://example.com/a.png"},
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "INVALID_PAYLOAD"
+        assert "text" in refused.json()["error"]["message"]
+    finally:
+        server.stop()

@@ -1,8 +1,4 @@
-"""``scripts/validate_deploy.sh`` against live servers.
-
-The WebSocket echo endpoint is not served by this code base yet, so the passing runs skip
-that check by name (``VALIDATE_SKIP=websocket``); the other checks all run for real.
-"""
+"""``scripts/validate_deploy.sh`` against live servers: every check, the WebSocket ping included, runs for real."""
 
 from __future__ import annotations
 
@@ -45,12 +41,10 @@ def statuses(output: str) -> dict[str, str]:
 
 def test_a_healthy_deployment_passes_every_check(live_server, make_agent):
     make_agent("operadora")
-    result = validate(live_server.url, "operadora", PASSWORD, VALIDATE_SKIP="websocket")
+    result = validate(live_server.url, "operadora", PASSWORD)
     assert result.returncode == 0, result.stdout
-    assert statuses(result.stdout) == {
-        **dict.fromkeys((*ANONYMOUS, "token", "me"), "ok"),
-        "websocket": "skip",
-    }
+    assert statuses(result.stdout) == dict.fromkeys((*ANONYMOUS, "token", "me", "websocket"), "ok")
+    assert f"{live_server.url.replace('http', 'ws', 1)}/ws/echo/ ping -> pong" in result.stdout
     assert result.stdout.rstrip().endswith(f"All checks passed ({live_server.url})")
 
 
@@ -63,10 +57,10 @@ def test_without_credentials_only_the_anonymous_checks_run(live_server):
 
 def test_wrong_password_fails_the_token_check_by_name(live_server, make_agent):
     make_agent("operadora")
-    result = validate(live_server.url, "operadora", "wrong-password", VALIDATE_SKIP="websocket")
+    result = validate(live_server.url, "operadora", "wrong-password")
     assert result.returncode == 1
     assert statuses(result.stdout)["token"] == "FAIL"
-    assert statuses(result.stdout)["me"] == "----"
+    assert statuses(result.stdout)["me"] == statuses(result.stdout)["websocket"] == "----"
     assert "POST /api/v1/auth/token/ -> 401" in result.stdout
     assert result.stdout.rstrip().endswith(f"FAILED: token ({live_server.url})")
 
@@ -119,7 +113,7 @@ def test_websocket_check_pings_the_echo_endpoint_with_the_token(live_server):
         deployment = script.Deployment(upstream.url, "ana", "pw", tokens={"access": "tok-1"})
         assert script.check_websocket(deployment).endswith("/ws/echo/ ping -> pong")
     assert upstream.requests[0][0] == "/ws/echo/?token=tok-1"
-    # A server without the endpoint fails the check instead of passing it silently.
+    # A token the server refuses (close 4001) fails the check instead of passing it silently.
     deployment = script.Deployment(live_server.url, "ana", "pw", tokens={"access": "tok-1"})
     with pytest.raises(script.CheckFailed, match="/ws/echo/"):
         script.check_websocket(deployment)
