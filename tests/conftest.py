@@ -34,6 +34,7 @@ from psycopg import sql
 
 from dxconnect import create_app
 from dxconnect.accounts import create_agent
+from dxconnect.events.dispatch import stop_sinks
 from dxconnect.extensions import db
 from dxconnect.models import Agent, Permission
 from tests.plugin_dists import install_fake  # noqa: F401 (fixture: fake installed plugin distributions)
@@ -154,6 +155,25 @@ def _clean_state(app: Flask) -> Iterator[None]:
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def make_app(test_env: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**env_overrides)``: another app instance (another "process") on the test stores.
+
+    Its event sinks are stopped after the test: a forgotten sink would stay subscribed to the
+    Redis bus and take its share of later tests' events.
+    """
+    apps: list[Flask] = []
+
+    def factory(**overrides: str) -> Flask:
+        application = create_app({**test_env, **overrides})
+        apps.append(application)
+        return application
+
+    yield factory
+    for application in apps:
+        stop_sinks(application)
 
 
 @pytest.fixture

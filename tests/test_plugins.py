@@ -65,7 +65,7 @@ def test_a_module_both_listed_and_autoloaded_is_registered_once(test_env):
     assert "whatsapp_echo" in names and "dxconnect_whatsapp_echo" not in names
 
 
-def test_installed_sink_overrides_the_built_in_one_of_the_same_name(install_fake, test_env):
+def test_installed_sink_overrides_the_built_in_one_of_the_same_name(install_fake, make_app):
     install_fake(
         "dxconnect-better-log",
         "better_log",
@@ -73,7 +73,7 @@ def test_installed_sink_overrides_the_built_in_one_of_the_same_name(install_fake
         "class BetterLog(LogSink):\n    pass\n\n"
         "@hookimpl\ndef dxconnect_event_sinks():\n    return [BetterLog]\n",
     )
-    app = create_app({**test_env, "EVENT_SINKS": "log"})
+    app = make_app(EVENT_SINKS="log")
     assert available_sinks(plugin_manager(app))["log"].__name__ == "BetterLog"
     plugins = _by_name(app)
     assert plugins["better_log"]["sinks"] == ["log"]
@@ -114,8 +114,8 @@ def test_plugins_endpoint_lists_driver_sinks_and_plugins_for_any_agent(app, clie
     assert body["plugins"] == get_plugins(plugin_manager(app))
 
 
-def test_plugins_command_prints_a_table_and_json(test_env):
-    app = create_app({**test_env, "EVENT_SINKS": "log"})
+def test_plugins_command_prints_a_table_and_json(make_app):
+    app = make_app(EVENT_SINKS="log")
     runner = app.test_cli_runner()
     table = runner.invoke(args=["plugins"])
     assert table.exit_code == 0

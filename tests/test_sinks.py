@@ -240,26 +240,29 @@ def test_live_server_logs_and_posts_an_event_published_by_a_plugin_route(
         EVENT_SINKS="log,webhook", WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET,
         DXCONNECT_PLUGINS="tests.route_plugin", PYTHONPATH=str(ROOT),
     )  # fmt: skip
-    make_agent("ops")
-    token = requests.post(
-        f"{server.url}/api/v1/auth/token/",
-        json={"username": "ops", "password": PASSWORD},
-        timeout=5,
-    ).json()["access"]
-    response = requests.post(
-        f"{server.url}/api/v1/route-plugin/events",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=5,
-    )
-    assert response.status_code == 202
-    (request,) = receiver.wait_for(1)
-    event = json.loads(request.body)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with open(server.log.name, encoding="utf-8") as log:
-            lines = [json.loads(line) for line in log if '"dxconnect.events.log"' in line]
-        if lines:
-            break
-        time.sleep(0.1)
-    assert [line["event"] for line in lines] == [event]
-    assert lines[0]["message"] == "event"
+    try:
+        make_agent("ops")
+        token = requests.post(
+            f"{server.url}/api/v1/auth/token/",
+            json={"username": "ops", "password": PASSWORD},
+            timeout=5,
+        ).json()["access"]
+        response = requests.post(
+            f"{server.url}/api/v1/route-plugin/events",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert response.status_code == 202
+        (request,) = receiver.wait_for(1)
+        event = json.loads(request.body)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open(server.log.name, encoding="utf-8") as log:
+                lines = [json.loads(line) for line in log if '"dxconnect.events.log"' in line]
+            if lines:
+                break
+            time.sleep(0.1)
+        assert [line["event"] for line in lines] == [event]
+        assert lines[0]["message"] == "event"
+    finally:
+        server.stop()  # its sinks must not take later tests' events
