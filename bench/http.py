@@ -65,7 +65,7 @@ def _ms(text: str) -> float:
 
 def parse_wrk(output: str) -> Run:
     """The figures of one ``wrk --latency`` report."""
-    percentiles = dict(re.findall(r"^ +(50|99)% +(\S+)$", output, re.M))
+    percentiles = dict(re.findall(r"^ +(50|99)% +(\S+) *$", output, re.M))
     if len(percentiles) != 2:
         raise RuntimeError(f"unexpected wrk report:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
