@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bench
 
-HELPERS = {"common"}
+HELPERS = {"common", "bare_app"}
 
 
 def available() -> list[str]:

@@ -3,7 +3,9 @@
 1. capacity: how many sockets the server holds, its resident memory per socket,
    and how long one event takes to reach all of them;
 2. latency: from ``bus.publish`` in another process to arrival on every one of
-   1,000 sockets (p50/p99), with 1 and with 2 server processes.
+   1,000 sockets (p50/p99), with 1 and with 2 server processes;
+3. POST latency: from ``POST /api/v1/whatsapp/messages`` (stored, queued, published by
+   the server) to its ``queued`` event arriving on every one of 1,000 sockets.
 
 The client is one asyncio process on the same host (a minimal WebSocket client,
 see :class:`StreamSocket`): it shares the cores with the server, so its own
@@ -18,7 +20,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -37,16 +39,25 @@ from dxconnect import create_app
 from dxconnect.events.bus import get_bus
 from dxconnect.events.envelope import make_event
 
-#: Handshakes in flight at once while opening sockets.
-OPEN_CONCURRENCY = 200
+#: Handshakes in flight at once while opening sockets. Each one holds a connection of
+#: the worker's Redis pool (token checks); redis-py's pool refuses past 100 (a 500).
+OPEN_CONCURRENCY = 50
 #: How long to wait for one event to reach every socket.
 DELIVERY_TIMEOUT = 20.0
 TEXT = 0x1
 
 
+def arrival_key(event: dict) -> str | None:
+    """How arrivals of ``event`` are filed: ``<message_id>:<status>`` for a message status
+    (the poster knows the message id, not the event id), else the event id."""
+    if "message_id" in event:
+        return f"{event['message_id']}:{event.get('status')}"
+    return event.get("id")
+
+
 @dataclass
 class Arrivals:
-    """Arrival times of each event, by event id, as the client sees them."""
+    """Arrival times of each event, by :func:`arrival_key`, as the client sees them."""
 
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
@@ -60,9 +71,9 @@ class Arrivals:
             if len(buffer) < offset + size:
                 break
             if buffer[0] & 0x0F == TEXT:
-                event_id = json.loads(buffer[offset : offset + size]).get("id")
-                if event_id:
-                    self.times[event_id].append(arrived)
+                key = arrival_key(json.loads(buffer[offset : offset + size]))
+                if key:
+                    self.times[key].append(arrived)
             buffer = buffer[offset + size :]
         return buffer
 
@@ -148,15 +159,27 @@ class Client:
     async def deliver(
         self, publish: Callable[[dict], None], wait: float = DELIVERY_TIMEOUT
     ) -> list[float]:
-        """Publish one event; the latency of its arrival on each socket that got it.
+        """Publish one event on the bus; the latency of its arrival on each socket that got it."""
+        event = make_event("session_status", {"status": "bench"})
+
+        async def trigger() -> str:
+            publish(event)
+            return event["id"]
+
+        return await self.deliver_via(trigger, wait)
+
+    async def deliver_via(
+        self, trigger: Callable[[], Awaitable[str]], wait: float = DELIVERY_TIMEOUT
+    ) -> list[float]:
+        """Run ``trigger`` (it returns the arrival key of the event it causes); the latency,
+        from the start of ``trigger``, of the event's arrival on each socket that got it.
 
         Waits until every socket has it, at most ``wait`` seconds, or until no
         socket got it for a whole second (the fan-out is over: some missed it).
         """
-        event = make_event("session_status", {"status": "bench"})
         started = time.perf_counter()
-        publish(event)
-        arrivals = self.arrivals.times[event["id"]]
+        key = await trigger()
+        arrivals = self.arrivals.times[key]
         progress, progressed_at = 0, started
         while len(arrivals) < len(self.sockets):
             now = time.perf_counter()
@@ -165,7 +188,7 @@ class Client:
             if now > started + wait or now > progressed_at + 1.0:
                 break
             await asyncio.sleep(0.002)
-        return [arrived - started for arrived in self.arrivals.times.pop(event["id"], [])]
+        return [arrived - started for arrived in self.arrivals.times.pop(key, [])]
 
     async def until_all_subscribed(self, publish: Callable[[dict], None]) -> None:
         """Publish warm-up events until one reaches every socket (subscription is asynchronous)."""
@@ -232,11 +255,33 @@ async def capacity(setup: Setup, workers: int, sockets: int) -> None:
         server.stop()
 
 
-async def latency(setup: Setup, workers: int, sockets: int, events: int) -> None:
-    """Publish ``events`` events one after another; arrival latency on each of ``sockets``."""
+#: The message ``POST /api/v1/whatsapp/messages`` sends in the POST latency benchmark.
+MESSAGE = {"to": "5511999999999", "type": "text", "text": "bench"}
+
+
+def poster(base: str, token: str) -> Callable[[], Awaitable[str]]:
+    """A trigger that posts :data:`MESSAGE` (in a thread, so the client keeps reading its
+    sockets) and returns the arrival key of the message's ``queued`` event."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+
+    async def trigger() -> str:
+        response = await asyncio.to_thread(
+            session.post, f"{base}/api/v1/whatsapp/messages", json=MESSAGE, timeout=10
+        )
+        response.raise_for_status()
+        return f"{response.json()['message_id']}:queued"
+
+    return trigger
+
+
+async def latency(setup: Setup, workers: int, sockets: int, events: int, via_post: bool) -> None:
+    """Cause ``events`` events one after another (a bus publish, or a message POST);
+    their arrival latency on each of ``sockets``."""
     server = start_server(setup, workers)
     publish = get_bus(create_app(setup.env)).publish
     client = Client(stream_url(server.url, setup.token))
+    post = poster(server.url, setup.token)
     try:
         await client.open(sockets)
         await client.until_all_subscribed(publish)
@@ -244,13 +289,14 @@ async def latency(setup: Setup, workers: int, sockets: int, events: int) -> None
         last_socket: list[float] = []
         missed = 0
         for _ in range(events):
-            arrivals = await client.deliver(publish)
+            arrivals = await (client.deliver_via(post) if via_post else client.deliver(publish))
             per_socket.extend(arrivals)
             last_socket.append(max(arrivals, default=DELIVERY_TIMEOUT))
             missed += sockets - len(arrivals)
             await asyncio.sleep(0.05)
+        cause = "POST /messages -> queued" if via_post else "bus publish"
         print(
-            f"  latency, {workers} worker(s), {sockets} sockets, {events} events: "
+            f"  latency ({cause}), {workers} worker(s), {sockets} sockets, {events} events: "
             f"each arrival {summary_ms(per_socket)}"
         )
         print(
@@ -263,15 +309,16 @@ async def latency(setup: Setup, workers: int, sockets: int, events: int) -> None
 
 
 async def main(quick: bool) -> None:
-    """Both benchmarks, with 1 and 2 server processes."""
+    """Every benchmark, with 1 and 2 server processes."""
     capacity_sockets, latency_sockets, events = (1_000, 200, 10) if quick else (10_000, 1_000, 50)
     print(
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
         f"file limit {raise_file_limit()}; preparing the database and an agent"
     )
     setup = prepare()
-    for workers in (1, 2):
-        await latency(setup, workers, latency_sockets, events)
+    for via_post in (False, True):
+        for workers in (1, 2):
+            await latency(setup, workers, latency_sockets, events, via_post)
     for workers in (1, 2):
         await capacity(setup, workers, capacity_sockets)
     print(f"  load average at the end {os.getloadavg()[0]:.1f}")
