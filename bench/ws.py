@@ -39,8 +39,8 @@ from dxconnect import create_app
 from dxconnect.events.bus import get_bus
 from dxconnect.events.envelope import make_event
 
-#: Handshakes in flight at once while opening sockets. Each one holds a connection of
-#: the worker's Redis pool (token checks); redis-py's pool refuses past 100 (a 500).
+#: Handshakes in flight at once while opening sockets (each holds a connection of the
+#: worker's Redis pool during its token check; the published figures used 50).
 OPEN_CONCURRENCY = 50
 #: How long to wait for one event to reach every socket.
 DELIVERY_TIMEOUT = 20.0

@@ -43,6 +43,7 @@ class Settings:
     database_url: str = ""
     db_pool_size: int = 10
     redis_url: str | None = None
+    redis_max_connections: int = 200
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:5173",)
     login_rate_limit: str = "5 per minute"
     max_request_bytes: int = 3 * 1024 * 1024
@@ -203,6 +204,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: str = "in
         database_url=normalise_database_url(database_url),
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
         redis_url=_matching(env, "REDIS_URL", _REDIS_URL_RE, "a redis:// or rediss:// URL"),
+        redis_max_connections=_int(env, "REDIS_MAX_CONNECTIONS", 200, minimum=1),
         cors_allowed_origins=_csv(env, "CORS_ALLOWED_ORIGINS", dev_origins),
         login_rate_limit=rate,
         max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 3 * 1024 * 1024, minimum=1024),

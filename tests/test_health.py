@@ -49,3 +49,26 @@ def test_readiness_reports_redis_disabled_without_redis_url(tmp_path):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "REDIS_URL": ""})
     body = app.test_client().get("/api/v1/health/ready").get_json()
     assert body["checks"] == {"database": "ok", "redis": "disabled", "driver": "stub"}
+
+
+def test_a_burst_beyond_the_redis_pool_waits_instead_of_failing(test_env):
+    """More concurrent Redis users than pooled connections: they queue for one, no error."""
+    import threading
+
+    from dxconnect.redis_client import get_redis
+
+    app = create_app({**test_env, "REDIS_MAX_CONNECTIONS": "2"})
+    client, errors = get_redis(app), []
+
+    def slow_call() -> None:
+        try:
+            client.blpop(["dxconnect:test:pool-burst"], timeout=0.2)  # holds a connection
+        except Exception as exc:  # noqa: BLE001 (collected and asserted below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=slow_call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
