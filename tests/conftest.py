@@ -218,6 +218,17 @@ def obtain_tokens(client: FlaskClient, username: str, password: str = PASSWORD) 
     return response.get_json()
 
 
+def live_access_token(base_url: str, username: str, password: str = PASSWORD) -> str:
+    """Log in to a live server over HTTP and return the access token."""
+    response = requests.post(
+        f"{base_url}/api/v1/auth/token/",
+        json={"username": username, "password": password},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access"]
+
+
 def bearer(token: str) -> dict[str, str]:
     """An ``Authorization`` header for ``token``."""
     return {"Authorization": f"Bearer {token}"}

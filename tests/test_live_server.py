@@ -7,7 +7,7 @@ import sys
 
 import requests
 
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import PASSWORD, ROOT, live_access_token
 
 FUZZ_EXAMPLES = "25"
 
@@ -38,11 +38,7 @@ def test_schemathesis_finds_no_server_error_or_schema_mismatch(start_server, mak
     """Fuzz every documented operation as a superuser; any 5xx or off-schema answer fails."""
     server = start_server(LOGIN_RATE_LIMIT="10000 per minute")
     make_agent("fuzz-admin", superuser=True)
-    token = requests.post(
-        f"{server.url}/api/v1/auth/token/",
-        json={"username": "fuzz-admin", "password": PASSWORD},
-        timeout=5,
-    ).json()["access"]
+    token = live_access_token(server.url, "fuzz-admin")
     result = subprocess.run(
         [
             sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/schema/",

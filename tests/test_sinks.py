@@ -20,7 +20,7 @@ from dxconnect.events.dispatch import active_sinks, stop_sinks
 from dxconnect.events.envelope import make_event
 from dxconnect.extensions import db
 from dxconnect.models import DeadLetter
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT, live_access_token
 from tests.http_receiver import Receiver
 
 SECRET = "a-webhook-secret-shared-with-the-receiver"
@@ -242,11 +242,7 @@ def test_live_server_logs_and_posts_an_event_published_by_a_plugin_route(
     )  # fmt: skip
     try:
         make_agent("ops")
-        token = requests.post(
-            f"{server.url}/api/v1/auth/token/",
-            json={"username": "ops", "password": PASSWORD},
-            timeout=5,
-        ).json()["access"]
+        token = live_access_token(server.url, "ops")
         response = requests.post(
             f"{server.url}/api/v1/route-plugin/events",
             headers={"Authorization": f"Bearer {token}"},

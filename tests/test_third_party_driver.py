@@ -17,7 +17,7 @@ from dxconnect import create_app
 from dxconnect.plugins import active_driver_class, get_plugins, plugin_manager
 from dxconnect.testing import DriverConformance, RecordingContext
 from dxconnect.whatsapp.driver import OutboundMessage
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT, live_access_token
 from tests.whatsapp.conftest import LiveApi, access_token, wait_for
 
 GUIDE_FILE = re.compile(r"^\*\*`(?P<path>[^`]+)`\*\*\n\n```\w*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -89,11 +89,7 @@ def test_running_service_reports_the_installed_driver(acme, start_server, make_a
     ready = requests.get(f"{server.url}/api/v1/health/ready", timeout=5).json()
     assert ready["checks"]["driver"] == "acme"
     make_agent("ops")
-    token = requests.post(
-        f"{server.url}/api/v1/auth/token/",
-        json={"username": "ops", "password": PASSWORD},
-        timeout=5,
-    ).json()["access"]
+    token = live_access_token(server.url, "ops")
     listing = requests.get(
         f"{server.url}/api/v1/plugins/", headers={"Authorization": f"Bearer {token}"}, timeout=5
     ).json()
