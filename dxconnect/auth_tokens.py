@@ -46,7 +46,7 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
     return payload
 
 
-def agent_for(payload: dict[str, Any]) -> Agent:
+def agent_for(payload: dict[str, Any]) -> AgentSnapshot:
     """The active agent a verified token belongs to; :class:`Unauthorized` otherwise."""
     agent = load_agent(payload.get("sub"))
     if agent is None:
@@ -54,7 +54,7 @@ def agent_for(payload: dict[str, Any]) -> Agent:
     return agent
 
 
-def agent_from_access_token(token: str) -> tuple[Agent, dict[str, Any]]:
+def agent_from_access_token(token: str) -> tuple[AgentSnapshot, dict[str, Any]]:
     """Authenticate a raw access token (used by WebSockets, which take ``?token=``)."""
     payload = decode(token, "access")
     return agent_for(payload), payload
@@ -111,11 +111,10 @@ def is_revoked(jti: str) -> bool:
     return auth_cache().is_revoked(jti)
 
 
-def load_agent(identity: Any) -> Agent | None:
-    """The active agent for a token subject, or None."""
+def load_agent(identity: Any) -> AgentSnapshot | None:
+    """The active agent for a token subject, or None (from the shared agent cache)."""
     agent_id = _int_or_none(identity)
-    agent = db.session.get(Agent, agent_id) if agent_id is not None else None
-    return agent if agent is not None and agent.is_active else None
+    return auth_cache().agent(agent_id) if agent_id is not None else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -136,8 +135,7 @@ def _register_callbacks() -> None:
 
     @jwt.user_lookup_loader
     def _lookup(_header: dict, payload: dict) -> AgentSnapshot | None:
-        agent_id = _int_or_none(payload.get("sub"))
-        agent = auth_cache().agent(agent_id) if agent_id is not None else None
+        agent = load_agent(payload.get("sub"))
         if agent is not None:
             g.agent_id = agent.id
         return agent

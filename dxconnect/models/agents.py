@@ -13,16 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dxconnect.extensions import db
 
-#: The permissions the product uses: (app_label, codename, model, name).
-PRODUCT_PERMISSIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("core", "manage_config_company", "config", "Can manage company data"),
-    ("core", "manage_config_chat", "config", "Can manage chat settings"),
-    ("core", "manage_config_email", "config", "Can manage e-mail settings"),
-    ("core", "manage_config_appearance", "config", "Can manage appearance settings"),
-    ("core", "manage_config_whatsapp", "config", "Can manage WhatsApp settings"),
-    ("accounts", "manage_auth", "agent", "Can manage agents, groups and permissions"),
-)
-
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -110,9 +100,8 @@ class Agent(db.Model):
         if not self.is_active:
             return set()
         if self.is_superuser:
-            return {f"{app}.{code}" for app, code, _, _ in PRODUCT_PERMISSIONS} | {
-                p.full_name for p in db.session.scalars(sa.select(Permission))
-            }
+            # Every stored permission: migrations seed the product's six.
+            return {p.full_name for p in db.session.scalars(sa.select(Permission))}
         names = {p.full_name for p in self.permissions}
         for group in self.groups:
             names.update(p.full_name for p in group.permissions)
