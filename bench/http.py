@@ -26,7 +26,9 @@ from bench.common import DATABASE_URL, Setup, prepare, start_server
 from tests.conftest import LiveServer
 
 CONNECTIONS = 32
-THREADS = 2
+#: One load-generator thread: it saturates the servers, and a second one would compete with
+#: the two workers for the 2 cores (descheduling a gevent worker stalls all its connections).
+THREADS = 1
 MESSAGE_BODY = '{"to": "5511999999999", "type": "text", "text": "bench"}'
 POST_SCRIPT = f"""wrk.method = "POST"
 wrk.body = '{MESSAGE_BODY}'
@@ -82,7 +84,7 @@ def parse_wrk(output: str) -> Run:
 
 
 def wrk(url: str, args: list[str], seconds: int) -> Run:
-    """Run ``wrk -t2 -c32 --latency`` against ``url`` for ``seconds``."""
+    """Run ``wrk -t1 -c32 --latency`` against ``url`` for ``seconds``."""
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *args, url]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
     return parse_wrk(done.stdout)
