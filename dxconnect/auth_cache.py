@@ -1,16 +1,25 @@
 """Per-process cache of what authenticating a request needs, kept fresh across processes.
 
 An authenticated request needs two facts: is this token revoked, and what may
-this agent do. Asking PostgreSQL for both costs several round trips per
-request, so each process keeps immutable :class:`AgentSnapshot` objects and
-one Redis round trip tells it whether they are still current:
+this agent do. Asking PostgreSQL (or Redis) for both on every request costs
+round trips, so each process keeps them in memory, and every process that
+changes them tells the others over a Redis channel:
 
-* a *generation* value in Redis is replaced after every commit that
-  changes an agent, a group or a permission (see :func:`watch_session`); a
-  process that sees a new generation drops its snapshots;
-* revoked token ids are mirrored into Redis keys that expire with the token;
-  the database stays the source of truth, and a marker key tells when Redis
-  lost them (a restart) so they are reloaded.
+* the ids of unexpired revoked tokens, loaded from the database (the source of
+  truth) and then kept current by ``revoked`` messages;
+* immutable :class:`AgentSnapshot` objects, dropped on a ``changed`` message,
+  sent after every commit that changes an agent, a group or a permission
+  (see :func:`watch_session`).
+
+A request first reads whatever messages are waiting on the subscription (a
+non-blocking read, no round trip). The process that made a change applies it
+at once; the others see it as soon as Redis delivers the message, about a
+millisecond later (a request they answer inside that window still sees the
+state before). The subscription
+is made *before* the revocations are loaded, so nothing falls in between;
+when it breaks, it is made again and everything is reloaded. While Redis
+cannot be reached, revocations are read from the database and agents are not
+cached at all (slower, never stale).
 
 Without Redis (the single-process embedded default) the same state lives in
 process memory, loaded from the database on first use.
@@ -18,9 +27,9 @@ process memory, loaded from the database on first use.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +38,7 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
+from redis.client import PubSub
 from sqlalchemy.orm import Session, selectinload
 
 from dxconnect.extensions import db
@@ -36,9 +46,16 @@ from dxconnect.models import Agent, Group, Permission, RevokedToken
 from dxconnect.redis_client import get_redis
 
 EXTENSION = "dxconnect.auth_cache"
-GENERATION_KEY = "dxconnect:auth:generation"
-LOADED_KEY = "dxconnect:auth:revocations-loaded"
-REVOKED_PREFIX = "dxconnect:auth:revoked:"
+#: The Redis channel every process announces authorization changes on, per Redis database
+#: (channels are server-wide, databases are not: two deployments may share one server).
+CHANNEL_PREFIX = "dxconnect:auth:changes:"
+CHANGED = "changed"  # agents, groups or permissions changed: drop every snapshot
+REVOKED = "revoked"  # "revoked <jti> <expiry>": a token was revoked
+SUBSCRIBE_TIMEOUT_SECONDS = 2.0
+#: After Redis could not be reached, how long requests use the database before trying again.
+RETRY_SECONDS = 1.0
+#: Expired revocations are forgotten once this many (or twice the last count) are held.
+PRUNE_THRESHOLD = 10_000
 #: Agent attributes whose change does not alter what the agent may do or see.
 IGNORED_AGENT_CHANGES = frozenset({"last_login", "password_hash"})
 AUTHZ_MODELS = (Agent, Group, Permission)
@@ -91,74 +108,145 @@ class AgentSnapshot:
 
 
 class AuthCache:
-    """Snapshots and revocations of one app, shared with other processes through Redis."""
+    """Snapshots and revocations of one app, kept current through a Redis channel."""
 
     def __init__(self, client: redis.Redis | None):
         self.redis = client
         self._snapshots: dict[int, AgentSnapshot | None] = {}
-        self._generation: Any = object()  # matches nothing: the first request loads
-        self._local_generation = 0
-        self._local_revoked: dict[str, float] | None = None
+        self._revoked: dict[str, float] | None = None  # token id -> expiry (Unix time)
+        self._prune_at = PRUNE_THRESHOLD
+        self._epoch = 0  # bumped whenever the snapshots are dropped
+        self._subscription: PubSub | None = None
+        self._missed_messages = False
+        self._retry_at = 0.0
         self._lock = threading.Lock()
+        database = client.connection_pool.connection_kwargs.get("db", 0) if client else 0
+        self.channel = f"{CHANNEL_PREFIX}{database}"
 
     # -- revocation -------------------------------------------------------------------------
     def is_revoked(self, jti: str) -> bool:
-        """True when token ``jti`` was revoked; also refreshes the snapshot generation."""
-        if self.redis is None:
-            self._sync_generation(self._local_generation)
-            return self._local_revocations().get(jti, 0) > time.time()
-        generation, revoked, loaded = self.redis.mget(GENERATION_KEY, REVOKED_PREFIX + jti, LOADED_KEY)
-        self._sync_generation(generation)
-        if loaded is None:
-            self._mirror_revocations(_stored_revocations())
+        """True when token ``jti`` was revoked."""
+        if not self._sync():
             return db.session.get(RevokedToken, jti) is not None
-        return revoked is not None
+        return self._revocations().get(jti, 0.0) > time.time()
 
     def mark_revoked(self, jti: str, expires_at: datetime) -> None:
         """Make a revocation just stored in the database visible to every process."""
-        self._mirror_revocations([(jti, expires_at)])
-
-    def _local_revocations(self) -> dict[str, float]:
-        if self._local_revoked is None:
-            self._local_revoked = {jti: exp.timestamp() for jti, exp in _stored_revocations()}
-        return self._local_revoked
-
-    def _mirror_revocations(self, revocations: Iterable[tuple[str, datetime]]) -> None:
-        now = time.time()
-        if self.redis is None:
-            local = self._local_revocations()
-            local.update({jti: exp.timestamp() for jti, exp in revocations})
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for jti, expires_at in revocations:
-            ttl = int(expires_at.timestamp() - now) + 1
-            if ttl > 0:
-                pipe.set(REVOKED_PREFIX + jti, 1, ex=ttl)
-        pipe.set(LOADED_KEY, 1)
-        pipe.execute()
+        expires = expires_at.timestamp()
+        if self._revoked is not None:
+            self._remember(jti, expires)
+        self._publish(f"{REVOKED} {jti} {expires}")
 
     # -- agents -----------------------------------------------------------------------------
     def agent(self, agent_id: int) -> AgentSnapshot | None:
         """The snapshot of an active agent, or None when it is unknown or inactive."""
-        if agent_id not in self._snapshots:
-            self._snapshots[agent_id] = _load_snapshot(agent_id)
-        return self._snapshots[agent_id]
+        current = self._sync()
+        if agent_id in self._snapshots:
+            return self._snapshots[agent_id]
+        epoch = self._epoch
+        snapshot = _load_snapshot(agent_id)
+        # Loaded while a change arrived: the snapshot may predate it, so it is not kept.
+        if current and epoch == self._epoch:
+            self._snapshots[agent_id] = snapshot
+        return snapshot
 
     def invalidate(self) -> None:
         """Tell every process that agents, groups or permissions changed."""
+        self._drop_snapshots()
+        self._publish(CHANGED)
+
+    # -- keeping current --------------------------------------------------------------------
+    def _sync(self) -> bool:
+        """Apply the changes other processes announced; False while they cannot be followed."""
         if self.redis is None:
-            self._local_generation += 1
-        else:
-            # A fresh random value, not a counter: a counter restarts after Redis loses its
-            # data and could repeat a value some process still trusts.
-            self.redis.set(GENERATION_KEY, uuid.uuid4().hex)
+            return True
+        with self._lock:
+            try:
+                if self._subscription is not None:
+                    self._apply_waiting_messages()
+                if self._subscription is None or self._missed_messages:
+                    self._unfollow()
+                    self._follow()
+            except (redis.RedisError, OSError):
+                self._unfollow()
+                return False
+            return True
+
+    def _follow(self) -> None:
+        """Subscribe, then (re)load everything the subscription could have missed."""
+        if time.monotonic() < self._retry_at:
+            raise redis.ConnectionError("Redis was unreachable a moment ago")
+        self._retry_at = time.monotonic() + RETRY_SECONDS  # until this attempt succeeds
+        subscription = self.redis.pubsub()  # type: ignore[union-attr]
+        self._subscription = subscription
+        subscription.subscribe(self.channel)
+        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_SECONDS
+        while True:
+            message = subscription.get_message(timeout=max(deadline - time.monotonic(), 0.0))
+            if message is not None and message["type"] == "subscribe":
+                break
+            if time.monotonic() >= deadline:
+                raise redis.TimeoutError("no subscription confirmation from Redis")
+        self._retry_at = 0.0
+        # redis-py reconnects (and resubscribes) a broken subscription by itself; whatever
+        # was published meanwhile is lost, so a reconnection means: reload everything.
+        self._missed_messages = False
+        subscription.connection.register_connect_callback(self._on_reconnect)  # type: ignore[union-attr]
+        self._revoked = {}
+        self._remember_all(_stored_revocations())
+        self._drop_snapshots()
+
+    def _on_reconnect(self, _connection: Any) -> None:
+        self._missed_messages = True
+
+    def _unfollow(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self._subscription.close()
+        self._subscription = None
+        self._drop_snapshots()
+
+    def _apply_waiting_messages(self) -> None:
+        while True:
+            message = self._subscription.get_message(timeout=0.0)  # type: ignore[union-attr]
+            if message is None:
+                return
+            if message["type"] != "message":
+                continue
+            kind, _, detail = message["data"].decode().partition(" ")
+            if kind == CHANGED:
+                self._drop_snapshots()
+            elif kind == REVOKED:
+                jti, _, expires = detail.partition(" ")
+                self._remember(jti, float(expires))
+
+    def _publish(self, message: str) -> None:
+        if self.redis is not None:
+            self.redis.publish(self.channel, message)
+
+    def _drop_snapshots(self) -> None:
+        self._epoch += 1
         self._snapshots.clear()
 
-    def _sync_generation(self, generation: Any) -> None:
-        if generation != self._generation:
-            with self._lock:
-                self._snapshots.clear()
-                self._generation = generation
+    def _revocations(self) -> dict[str, float]:
+        if self._revoked is None:  # without Redis: loaded on first use
+            self._revoked = {}
+            self._remember_all(_stored_revocations())
+        return self._revoked
+
+    def _remember_all(self, revocations: Iterable[tuple[str, datetime]]) -> None:
+        for jti, expires_at in revocations:
+            self._remember(jti, expires_at.timestamp())
+
+    def _remember(self, jti: str, expires: float) -> None:
+        revoked = self._revoked
+        assert revoked is not None
+        revoked[jti] = expires
+        if len(revoked) >= self._prune_at:  # forget revocations whose token has expired
+            now = time.time()
+            for expired in [j for j, exp in revoked.items() if exp <= now]:
+                del revoked[expired]
+            self._prune_at = max(PRUNE_THRESHOLD, 2 * len(revoked))
 
 
 def _stored_revocations() -> list[tuple[str, datetime]]:

@@ -1,11 +1,12 @@
 """Flask extensions, created unbound and attached to an app by :func:`dxconnect.app.create_app`."""
 
-from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+
+from dxconnect.cors import OriginOnlyCORS
+from dxconnect.jwt_manager import CachingJWTManager
 
 #: Constraint names are fixed so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -18,6 +19,6 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True)
-jwt = JWTManager()
+jwt = CachingJWTManager()
 sock = Sock()
-cors = CORS()
+cors = OriginOnlyCORS()

@@ -268,6 +268,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def eventually(check: Callable[[], bool], timeout: float = 2.0) -> float:
+    """Seconds until ``check()`` held (polled every millisecond); fails after ``timeout``."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"still false after {timeout} s"
+        time.sleep(0.001)
+    return time.monotonic() - started
+
+
 class LiveServer:
     """A real gunicorn process serving the app, started from the production config."""
 

@@ -12,7 +12,7 @@ from flask_jwt_extended import create_access_token
 from dxconnect import create_app
 from dxconnect.extensions import db
 from dxconnect.models import Agent
-from tests.conftest import PASSWORD, bearer, obtain_tokens
+from tests.conftest import PASSWORD, bearer, eventually, obtain_tokens
 
 
 def _error(response, status: int, code: str) -> dict:
@@ -210,10 +210,13 @@ def test_cached_agent_state_follows_changes_made_in_another_process(client, make
         stored = db.session.get(Agent, agent.id)
         stored.is_superuser = True
         db.session.commit()
-    assert other_process.get("/api/v1/me/", headers=bearer(access)).get_json()["is_superuser"]
+    assert eventually(
+        lambda: other_process.get("/api/v1/me/", headers=bearer(access)).get_json()["is_superuser"]
+    ) < 1.0
     with app.app_context():
         db.session.get(Agent, agent.id).is_active = False
         db.session.commit()
+    eventually(lambda: other_process.get("/api/v1/me/", headers=bearer(access)).status_code == 401)
     _error(other_process.get("/api/v1/me/", headers=bearer(access)), 401, "UNAUTHORIZED")
 
 

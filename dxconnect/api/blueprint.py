@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import flask
 import flask_smorest
 import marshmallow as ma
-from flask_jwt_extended import current_user, verify_jwt_in_request
+from flask_jwt_extended import get_current_user, verify_jwt_in_request
 from flask_smorest.utils import load_info_from_docstring
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
@@ -99,7 +99,13 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(
         self, schema: Any, *, location: str = "json", required: bool = True, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """smorest's ``arguments``; a required JSON body that is absent is 400, not ``{}``."""
+        """smorest's ``arguments``; a required JSON body that is absent is 400, not ``{}``.
+
+        A schema class is instantiated once, here: given a class, webargs would
+        build (and deep-copy the fields of) a new instance on every request.
+        """
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return parse
@@ -133,8 +139,9 @@ class Blueprint(flask_smorest.Blueprint):
             @wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 verify_jwt_in_request()
-                missing = [p for p in permissions if not current_user.has_perm(p)]
-                if any_of and not any(current_user.has_perm(p) for p in any_of):
+                agent = get_current_user()
+                missing = [p for p in permissions if not agent.has_perm(p)]
+                if any_of and not any(agent.has_perm(p) for p in any_of):
                     missing.append(" or ".join(any_of))
                 if missing:
                     raise Forbidden(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_current_user
 
 from dxconnect import accounts
 from dxconnect.api.blueprint import Blueprint
@@ -22,7 +22,7 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self) -> AgentSnapshot:
         """The authenticated agent, its effective permissions and groups."""
-        return current_user
+        return get_current_user()
 
     @blp.requires()
     @blp.arguments(MePatchSchema, required=False, example={"display_name": "Maria Silva"})

@@ -1,0 +1,96 @@
+"""The per-process auth cache follows revocations and agent changes made by other processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from dxconnect.auth_cache import AuthCache
+from dxconnect.auth_tokens import revoke
+from dxconnect.extensions import db
+from dxconnect.models import Agent
+from tests.conftest import TEST_REDIS_URL, bearer, eventually, obtain_tokens
+
+
+def _logout(client, tokens: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/auth/logout/", json={"refresh": tokens["refresh"]}, headers=bearer(tokens["access"])
+    )
+    assert response.status_code == 204, response.get_json()
+
+
+def _kill_subscriptions() -> int:
+    """Close every subscriber connection on the test database, as a Redis restart would."""
+    server = redis.Redis.from_url(TEST_REDIS_URL)
+    database = server.connection_pool.connection_kwargs["db"]
+    killed = 0
+    for connection in server.client_list(_type="pubsub"):
+        if int(connection["db"]) == database:
+            killed += server.client_kill_filter(_id=connection["id"])
+    return killed
+
+
+def test_a_logout_is_refused_by_every_other_process_within_milliseconds(
+    client, make_agent, make_app
+):
+    make_agent("ana")
+    other = make_app().test_client()
+    delays = []
+    for _ in range(20):
+        tokens = obtain_tokens(client, "ana")
+        assert other.get("/api/v1/me/", headers=bearer(tokens["access"])).status_code == 200
+        _logout(client, tokens)
+        assert client.get("/api/v1/me/", headers=bearer(tokens["access"])).status_code == 401
+        refused = lambda t=tokens: other.get("/api/v1/me/", headers=bearer(t["access"])).status_code == 401  # noqa: E731
+        delays.append(eventually(refused, timeout=1.0))
+    assert sorted(delays)[len(delays) // 2] < 0.05, delays
+
+
+def test_a_broken_subscription_reloads_what_it_missed(client, make_agent, make_app, app):
+    agent = make_agent("ana")
+    other = make_app().test_client()
+    tokens = obtain_tokens(client, "ana")
+    me = other.get("/api/v1/me/", headers=bearer(tokens["access"])).get_json()
+    assert me["is_superuser"] is False
+    assert _kill_subscriptions() >= 1
+    # Announced while nobody on this database listens: both messages are lost.
+    with app.app_context():
+        db.session.get(Agent, agent.id).is_superuser = True
+        db.session.commit()
+    assert other.get("/api/v1/me/", headers=bearer(tokens["access"])).get_json()["is_superuser"]
+    assert _kill_subscriptions() >= 1
+    _logout(client, tokens)
+    assert other.get("/api/v1/me/", headers=bearer(tokens["access"])).status_code == 401
+
+
+def test_without_redis_revocations_and_agents_come_from_the_database(app, make_agent):
+    agent = make_agent("ana")
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    cache = AuthCache(unreachable)
+    jti = "a-revoked-token-id"
+    with app.app_context():
+        assert cache.is_revoked(jti) is False
+        revoke({"jti": jti, "exp": (datetime.now(UTC) + timedelta(hours=1)).timestamp()})
+        assert cache.is_revoked(jti) is True
+        assert cache.agent(agent.id).is_superuser is False
+        db.session.get(Agent, agent.id).is_superuser = True
+        db.session.commit()
+        assert cache.agent(agent.id).is_superuser is True  # nothing was kept
+
+
+@pytest.mark.parametrize("count", [3])
+def test_expired_revocations_are_forgotten(app, count, monkeypatch):
+    monkeypatch.setattr("dxconnect.auth_cache.PRUNE_THRESHOLD", count)
+    cache = AuthCache(None)
+    with app.app_context():
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        for n in range(count):
+            cache.mark_revoked(f"expired-{n}", past)
+        cache.is_revoked("load")
+        cache.mark_revoked("live", datetime.now(UTC) + timedelta(hours=1))
+        for n in range(count):
+            cache.mark_revoked(f"expired-again-{n}", past)
+        assert cache.is_revoked("live") and not cache.is_revoked("expired-0")
+        assert len(cache._revocations()) <= count + 1
