@@ -20,6 +20,7 @@ from dxconnect import (
     realtime,
     redis_client,
     request_id,
+    request_timing,
     sentry,
     throttle,
 )
@@ -29,6 +30,7 @@ from dxconnect.cli import register_commands
 from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
+from dxconnect.flask_app import App
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 from dxconnect.whatsapp import runtime as whatsapp_runtime
@@ -51,7 +53,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     Raises :class:`dxconnect.settings.SettingsError` (one line naming the
     variable) when a setting is missing or malformed.
     """
-    app = Flask("dxconnect", instance_relative_config=True, static_folder=None)
+    app = App("dxconnect", instance_relative_config=True, static_folder=None)
     app.url_map.strict_slashes = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  (UTF-8 byte for byte)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -59,6 +61,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = load_settings(env, instance_path=app.instance_path)
     _configure(app, settings)
 
+    request_timing.init_app(app)
     request_id.init_app(app)
     log.init_app(app)
     sentry.init_app(app)
@@ -118,6 +121,6 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _engine_options(settings: Settings) -> dict[str, object]:
     if settings.database_url.startswith("sqlite"):
         return {}
-    return {"pool_size": settings.db_pool_size, "pool_pre_ping": True, "max_overflow": 10}
-
-
+    # No pre-ping (a round trip per checkout): a connection found dead answers 503 once and
+    # SQLAlchemy then replaces the whole pool (see errors.handle_database_error).
+    return {"pool_size": settings.db_pool_size, "max_overflow": 10}

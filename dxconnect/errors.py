@@ -18,6 +18,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, jsonify
 from flask_smorest import Api
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from dxconnect.request_id import current_request_id
@@ -264,6 +265,19 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500)
 
 
+def handle_database_error(error: sa_exc.DBAPIError) -> Response:
+    """A lost or refused database connection is 503 (retry), not a server bug.
+
+    Pooled connections are not pinged before use (a round trip per request):
+    after a database restart, the request that finds its connection dead gets
+    this answer, and SQLAlchemy replaces every pooled connection.
+    """
+    if not (error.connection_invalidated or isinstance(error, sa_exc.OperationalError)):
+        return handle_unexpected(error)
+    log.warning("database unavailable: %s", type(error.orig).__name__)
+    return error_response(503, "The database is unavailable; retry shortly", headers={"Retry-After": "1"})
+
+
 class EnvelopeApi(Api):
     """flask-smorest's ``Api`` whose error answers (and their docs) use the envelope."""
 
@@ -278,4 +292,5 @@ def register_error_handlers(app: Flask) -> None:
     """Route every exception the app can raise to the envelope."""
     app.register_error_handler(ServiceError, handle_service_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

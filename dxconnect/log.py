@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 from dxconnect.request_id import current_request_id
+from dxconnect.request_timing import elapsed_seconds
 
 access_log = logging.getLogger("dxconnect.access")
 
@@ -47,19 +47,17 @@ def configure_logging(level: str) -> None:
     logger.propagate = False
 
 
-def _start_timer() -> None:
-    g.request_started = time.perf_counter()
-
-
 def _log_request(response: Response) -> Response:
-    started = g.get("request_started", time.perf_counter())
+    if not access_log.isEnabledFor(logging.INFO):
+        return response
+    elapsed = elapsed_seconds() or 0.0
     access_log.info(
         "request",
         extra={
             "method": request.method,
             "path": request.path,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(elapsed * 1000, 2),
             "agent_id": g.get("agent_id"),
         },
     )
@@ -69,5 +67,4 @@ def _log_request(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Configure JSON logging and the per-request access line."""
     configure_logging(app.config["DXCONNECT_SETTINGS"].log_level)
-    app.before_request(_start_timer)
     app.after_request(_log_request)

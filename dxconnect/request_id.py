@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
 HEADER = "X-Request-Id"
+ENVIRON_KEY = "HTTP_X_REQUEST_ID"
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
@@ -15,14 +16,11 @@ def current_request_id() -> str:
     """The id of the request being served (minted on first use); ``"-"`` outside a request."""
     if not has_request_context():
         return "-"
-    if "request_id" not in g:
-        incoming = request.headers.get(HEADER, "")
-        g.request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
-    return g.request_id
-
-
-def _assign() -> None:
-    current_request_id()
+    request_id = g.get("request_id")
+    if request_id is None:
+        incoming = request.environ.get(ENVIRON_KEY, "")
+        request_id = g.request_id = incoming if _VALID.match(incoming) else os.urandom(16).hex()
+    return request_id
 
 
 def _add_header(response: Response) -> Response:
@@ -31,6 +29,5 @@ def _add_header(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Fix the id before anything else runs and echo it on every response."""
-    app.before_request(_assign)
+    """Echo the request's id on every response (minted when first needed)."""
     app.after_request(_add_header)

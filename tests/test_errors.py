@@ -153,3 +153,34 @@ def test_text_no_database_can_store_is_400_not_a_server_error(client, admin_head
     assert surrogate.status_code == 400
     search = client.get("/api/v1/agents/?search=%00", headers=admin_headers)
     assert search.status_code == 400
+
+
+def test_a_database_connection_lost_under_the_pool_is_503_once_then_recovers(
+    client, make_agent, test_env
+):
+    import psycopg
+
+    make_agent("ana", superuser=True)
+    headers = bearer(obtain_tokens(client, "ana")["access"])
+    assert client.get("/api/v1/whatsapp/messages", headers=headers).status_code == 200
+    # What a database restart does to the connections waiting in the pool.
+    url = test_env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    response = client.get("/api/v1/whatsapp/messages", headers=headers)
+    assert response.status_code == 503, response.get_json()
+    body = response.get_json()["error"]
+    assert body["code"] == "SERVICE_UNAVAILABLE" and "Traceback" not in str(body)
+    assert response.headers["Retry-After"] == "1"
+    assert client.get("/api/v1/whatsapp/messages", headers=headers).status_code == 200
+
+
+def test_cors_headers_are_added_only_when_an_origin_is_sent(client):
+    plain = client.get("/api/v1/health/")
+    assert not [h for h in plain.headers if h[0].lower().startswith("access-control")]
+    assert "Origin" not in plain.headers.get("Vary", "")
+    cross = client.get("/api/v1/health/", headers={"Origin": "http://localhost:5173"})
+    assert cross.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"

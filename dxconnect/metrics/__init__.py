@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -21,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from dxconnect.errors import NotFound, Unauthorized
 from dxconnect.metrics.database import DatabaseCollector
 from dxconnect.metrics.instruments import HTTP_LATENCY, HTTP_REQUESTS
+from dxconnect.request_timing import elapsed_seconds
 
 #: The route label of requests that matched no URL rule (keeps the label set bounded).
 UNMATCHED = "<unmatched>"
@@ -48,10 +48,6 @@ def _process_registry() -> CollectorRegistry:
     return registry
 
 
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-
-
 #: (method, route, status) -> (request counter, latency histogram) children: ``labels()``
 #: costs several µs per call, a dict lookup far less; the key set is bounded by the routes.
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -70,14 +66,14 @@ def _instruments(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 
 def _observe(response: Response) -> Response:
-    started = g.get("metrics_started")
+    elapsed = elapsed_seconds()
     rule = request.url_rule
     counter, latency = _instruments(
         request.method, rule.rule if rule is not None else UNMATCHED, response.status_code
     )
     counter.inc()
-    if started is not None:
-        latency.observe(time.perf_counter() - started)
+    if elapsed is not None:
+        latency.observe(elapsed)
     return response
 
 
@@ -102,6 +98,5 @@ def metrics() -> Response:
 
 def init_app(app: Flask) -> None:
     """Time every request and serve ``GET /metrics``."""
-    app.before_request(_start_timer)
     app.after_request(_observe)
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])

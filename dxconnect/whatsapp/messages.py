@@ -88,12 +88,24 @@ def _same_message(row: WhatsAppMessage, message: NewMessage) -> str:
     return row.message_id
 
 
+def _commit_each_statement() -> None:
+    """Let the session's next statements commit one by one (PostgreSQL autocommit).
+
+    Accepting a message writes one row: in autocommit the ``INSERT`` is durable
+    when it returns, which saves the ``BEGIN`` and ``COMMIT`` round trips of a
+    transaction. Only possible before the session's transaction has begun.
+    """
+    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def accept_message(agent_id: int, message: NewMessage, client_key: str | None) -> str:
     """Store ``message`` as ``queued`` (committed), publish its status; return its ``message_id``.
 
     The same ``client_key`` from the same agent returns the first message's id
     and stores nothing; reused for a different message it is a :class:`Conflict`.
     """
+    _commit_each_statement()
     if client_key is not None:
         existing = _by_client_key(agent_id, client_key)
         if existing is not None:
