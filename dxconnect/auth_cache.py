@@ -15,11 +15,10 @@ A request first reads whatever messages are waiting on the subscription (a
 non-blocking read, no round trip). The process that made a change applies it
 at once; the others see it as soon as Redis delivers the message, about a
 millisecond later (a request they answer inside that window still sees the
-state before). The subscription
-is made *before* the revocations are loaded, so nothing falls in between;
-when it breaks, it is made again and everything is reloaded. While Redis
-cannot be reached, revocations are read from the database and agents are not
-cached at all (slower, never stale).
+state before). The subscription is made *before* the revocations are loaded,
+so nothing falls in between; when it breaks, it is made again and everything
+is reloaded. While Redis cannot be reached, revocations are read from the
+database and agents are not cached at all (slower, never stale).
 
 Without Redis (the single-process embedded default) the same state lives in
 process memory, loaded from the database on first use.
