@@ -26,6 +26,7 @@ from dxconnect.whatsapp.driver import WhatsAppDriver
 from dxconnect.whatsapp.notify import commit_and_publish
 
 QUEUED = "queued"
+_INSERT_MESSAGE = sa.insert(WhatsAppMessage.__table__)
 #: The shape of every message id (``uuid4().hex``).
 MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -111,21 +112,25 @@ def accept_message(agent_id: int, message: NewMessage, client_key: str | None) -
         if existing is not None:
             return _same_message(existing, message)
     now = utcnow()
-    row = WhatsAppMessage(
-        message_id=uuid.uuid4().hex,
-        direction=OUTBOUND,
-        agent_id=agent_id,
-        client_message_id=client_key,
-        recipient=message.to,
-        type=message.type,
-        content=dict(message.content),
-        status=QUEUED,
-        created_at=now,
-        queued_at=now,
-    )
-    db.session.add(row)
-    message_id = row.message_id
+    message_id = uuid.uuid4().hex
     try:
+        # A Core INSERT of one constant statement: nothing reads the row back, so neither
+        # the ORM's unit of work nor a statement built per call is needed.
+        db.session.connection().execute(
+            _INSERT_MESSAGE,
+            {
+                "message_id": message_id,
+                "direction": OUTBOUND,
+                "agent_id": agent_id,
+                "client_message_id": client_key,
+                "recipient": message.to,
+                "type": message.type,
+                "content": dict(message.content),
+                "status": QUEUED,
+                "created_at": now,
+                "queued_at": now,
+            },
+        )
         commit_and_publish(("message_status", {"message_id": message_id, "status": QUEUED}))
     except IntegrityError:
         db.session.rollback()
