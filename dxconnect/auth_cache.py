@@ -36,7 +36,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from redis.client import PubSub
 from sqlalchemy.orm import Session, selectinload
 
@@ -45,6 +45,8 @@ from dxconnect.models import Agent, Group, Permission, RevokedToken
 from dxconnect.redis_client import get_redis
 
 EXTENSION = "dxconnect.auth_cache"
+#: Set in the WSGI environ once the current request has read the subscription.
+REQUEST_SYNCED = "dxconnect.auth_synced"
 #: The Redis channel every process announces authorization changes on, per Redis database
 #: (channels are server-wide, databases are not: two deployments may share one server).
 CHANNEL_PREFIX = "dxconnect:auth:changes:"
@@ -156,13 +158,29 @@ class AuthCache:
 
     # -- keeping current --------------------------------------------------------------------
     def _sync(self) -> bool:
-        """Apply the changes other processes announced; False while they cannot be followed."""
+        """Apply the changes other processes announced; False while they cannot be followed.
+
+        Once per request: checking the token and loading its agent both ask, microseconds
+        apart, and the second read of the subscription would find nothing new.
+        """
         if self.redis is None:
             return True
+        if not has_request_context():
+            return self._read_subscription()
+        environ = request.environ
+        current = environ.get(REQUEST_SYNCED)
+        if current is None:
+            current = environ[REQUEST_SYNCED] = self._read_subscription()
+        return current
+
+    def _read_subscription(self) -> bool:
         with self._lock:
-            try:
-                if self._subscription is not None:
+            if self._subscription is not None:
+                try:
                     self._apply_waiting_messages()
+                except (redis.RedisError, OSError):
+                    self._unfollow()  # broken: subscribe again at once, below
+            try:
                 if self._subscription is None or self._missed_messages:
                     self._unfollow()
                     self._follow()
