@@ -21,6 +21,10 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "12000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
+# across them. On one shared socket, the worker that happens to be awake accepts a burst of
+# connections alone: with keep-alive, one worker can serve every client while the others idle.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") != "0"
 # The app writes its own JSON access line per request; gunicorn's would repeat it.
 accesslog = None
 errorlog = "-"

@@ -68,12 +68,6 @@ def raise_file_limit() -> int:
     return soft
 
 
-def worker_pids(master_pid: int) -> list[int]:
-    """The gunicorn workers (children) of ``master_pid``."""
-    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
-        return [int(pid) for pid in children.read().split()]
-
-
 def rss_kib(pids: Iterable[int]) -> int:
     """Resident memory of ``pids`` together, in KiB."""
     total = 0

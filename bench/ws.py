@@ -33,7 +33,6 @@ from bench.common import (
     rss_kib,
     start_server,
     summary_ms,
-    worker_pids,
 )
 from dxconnect import create_app
 from dxconnect.events.bus import get_bus
@@ -227,7 +226,7 @@ async def capacity(setup: Setup, workers: int, sockets: int) -> None:
     try:
         await client.open(10)
         await client.until_all_subscribed(publish)
-        pids = worker_pids(server.process.pid)
+        pids = server.worker_pids()
         before = rss_kib(pids)
         started = time.perf_counter()
         await client.open(sockets - 10)

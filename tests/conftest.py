@@ -322,6 +322,12 @@ class LiveServer:
         self.log.seek(0)
         raise RuntimeError(f"live server did not start:\n{self.log.read()[-4000:]}")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children) of this server's master process."""
+        pid = self.process.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+
     def kill(self) -> None:
         """SIGKILL the server and its workers at once: a crash, no shutdown code runs."""
         os.killpg(self.process.pid, signal.SIGKILL)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 
 import requests
 
-from tests.conftest import PASSWORD, ROOT, live_access_token
+from tests.conftest import PASSWORD, ROOT, eventually, live_access_token
 
 FUZZ_EXAMPLES = "25"
 
@@ -51,3 +53,44 @@ def test_schemathesis_finds_no_server_error_or_schema_mismatch(start_server, mak
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets of process ``pid`` on local ``port`` in ``state``
+    (``/proc/net/tcp`` codes: ``0A`` listening, ``01`` established)."""
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            held.add(target[len("socket:[") : -1])
+    matching = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    matching.add(fields[9])
+    return held & matching
+
+
+def test_each_worker_listens_on_its_own_socket_and_new_connections_spread(start_server):
+    server = start_server(workers=2)
+    listening_sockets = lambda: [tcp_sockets(p, server.port, "0A") for p in server.worker_pids()]  # noqa: E731
+    # The server answers once one worker is up; the other may still be booting.
+    eventually(lambda: [len(inodes) for inodes in listening_sockets()] == [1, 1], timeout=10)
+    workers, listening = server.worker_pids(), listening_sockets()
+    assert listening[0] != listening[1]  # SO_REUSEPORT: one socket per worker, none shared
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
+    try:
+        # The kernel picks a worker's socket by a hash of each connection: out of 40, a
+        # worker gets fewer than 5 about once in ten million runs. On one shared socket the
+        # worker awake when the burst arrives can take them all.
+        eventually(
+            lambda: sum(len(tcp_sockets(pid, server.port, "01")) for pid in workers) == 40,
+            timeout=5,
+        )
+        held = [len(tcp_sockets(pid, server.port, "01")) for pid in workers]
+        assert min(held) >= 5, held
+    finally:
+        for client in clients:
+            client.close()
