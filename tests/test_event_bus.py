@@ -181,6 +181,41 @@ def test_history_forgets_events_older_than_its_time_bound(make_bus, bus_kind):
         bus.subscribe(queue.Queue().put, last_event_id=old["id"])
 
 
+def test_publish_all_appends_in_order_and_replays_like_single_publishes(make_bus, bus_kind):
+    bus = make_bus(bus_kind)
+    inbox: queue.Queue = queue.Queue()
+    bus.subscribe(inbox.put)
+    first = status_event("connecting")
+    bus.publish(first)
+    batch = [status_event(s) for s in ("qrcode", "authenticated", "ready")]
+    bus.publish_all(batch)
+    assert receive(inbox, 4) == [e["id"] for e in [first, *batch]]
+    assert_nothing_more(inbox)
+    replayed: queue.Queue = queue.Queue()
+    bus.subscribe(replayed.put, last_event_id=batch[0]["id"])  # each event is indexed
+    assert receive(replayed, 2) == [e["id"] for e in batch[1:]]
+
+
+def test_publish_all_reloads_a_flushed_script_and_appends_each_event_once(make_bus):
+    bus = make_bus("redis")
+    bus.publish(status_event())  # the script is loaded
+    redis.Redis.from_url(TEST_REDIS_URL).script_flush()  # as after a Redis restart
+    inbox: queue.Queue = queue.Queue()
+    bus.subscribe(inbox.put)
+    batch = [status_event() for _ in range(3)]
+    bus.publish_all(batch)
+    assert receive(inbox, 3) == [e["id"] for e in batch]
+    assert_nothing_more(inbox)
+
+
+def test_publish_all_without_redis_raises_service_unavailable(make_bus):
+    from dxconnect.errors import ServiceUnavailable
+
+    bus = make_bus("redis", REDIS_URL="redis://127.0.0.1:1/0")
+    with pytest.raises(ServiceUnavailable):
+        bus.publish_all([status_event()])
+
+
 def test_redis_history_survives_the_publishing_process(make_bus):
     publisher = make_bus("redis")
     events = [status_event() for _ in range(3)]

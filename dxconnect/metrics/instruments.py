@@ -30,6 +30,11 @@ EVENTS_PUBLISHED = Counter(
     "Events published on the bus, by event type (once per publish).",
     ["type"],
 )
+OUTBOX_GROUP = Histogram(
+    "dxconnect_outbox_group_size",
+    "Messages accepted together in one outbox write (group commit), per write.",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 SINK_EVENTS = Counter(
     "dxconnect_sink_events",
     "Sink outcomes per event: delivered, retried, failed (dead-lettered), dropped, skipped.",
@@ -40,3 +45,8 @@ SINK_EVENTS = Counter(
 def count_published(event_type: str) -> None:
     """Count one event of ``event_type`` published on the bus."""
     EVENTS_PUBLISHED.labels(type=event_type).inc()
+
+
+def observe_outbox_group(size: int) -> None:
+    """Record one outbox write that stored ``size`` accepted messages together."""
+    OUTBOX_GROUP.observe(size)

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from dxconnect.errors import Conflict, InvalidPayload, NotFound
+from dxconnect.events.envelope import make_event
 from dxconnect.extensions import db
 from dxconnect.models.agents import utcnow
 from dxconnect.models.whatsapp import OUTBOUND, WhatsAppMessage
 from dxconnect.whatsapp.driver import WhatsAppDriver
-from dxconnect.whatsapp.notify import commit_and_publish
+from dxconnect.whatsapp.runtime import outbox_writer
 
 QUEUED = "queued"
-_INSERT_MESSAGE = sa.insert(WhatsAppMessage.__table__)
 #: The shape of every message id (``uuid4().hex``).
 MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -92,9 +92,8 @@ def _same_message(row: WhatsAppMessage, message: NewMessage) -> str:
 def _commit_each_statement() -> None:
     """Let the session's next statements commit one by one (PostgreSQL autocommit).
 
-    Accepting a message writes one row: in autocommit the ``INSERT`` is durable
-    when it returns, which saves the ``BEGIN`` and ``COMMIT`` round trips of a
-    transaction. Only possible before the session's transaction has begun.
+    Looking up an idempotency key then needs no ``BEGIN`` and no ``ROLLBACK``
+    round trip. Only possible before the session's transaction has begun.
     """
     if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
@@ -105,35 +104,33 @@ def accept_message(agent_id: int, message: NewMessage, client_key: str | None) -
 
     The same ``client_key`` from the same agent returns the first message's id
     and stores nothing; reused for a different message it is a :class:`Conflict`.
+    The row is written by the process's :class:`~.outbox_writer.OutboxWriter`,
+    together with the messages other requests accept at the same moment.
     """
-    _commit_each_statement()
     if client_key is not None:
+        _commit_each_statement()
         existing = _by_client_key(agent_id, client_key)
         if existing is not None:
             return _same_message(existing, message)
     now = utcnow()
     message_id = uuid.uuid4().hex
+    row = {
+        "message_id": message_id,
+        "direction": OUTBOUND,
+        "agent_id": agent_id,
+        "client_message_id": client_key,
+        "recipient": message.to,
+        "type": message.type,
+        "content": dict(message.content),
+        "status": QUEUED,
+        "created_at": now,
+        "queued_at": now,
+    }
     try:
-        # A Core INSERT of one constant statement: nothing reads the row back, so neither
-        # the ORM's unit of work nor a statement built per call is needed.
-        db.session.connection().execute(
-            _INSERT_MESSAGE,
-            {
-                "message_id": message_id,
-                "direction": OUTBOUND,
-                "agent_id": agent_id,
-                "client_message_id": client_key,
-                "recipient": message.to,
-                "type": message.type,
-                "content": dict(message.content),
-                "status": QUEUED,
-                "created_at": now,
-                "queued_at": now,
-            },
+        outbox_writer().write(
+            row, make_event("message_status", {"message_id": message_id, "status": QUEUED})
         )
-        commit_and_publish(("message_status", {"message_id": message_id, "status": QUEUED}))
     except IntegrityError:
-        db.session.rollback()
         if client_key is None:
             raise
         winner = _by_client_key(agent_id, client_key)

@@ -23,6 +23,7 @@ from dxconnect.plugins import active_driver_class
 from dxconnect.whatsapp.config import whatsapp_settings
 from dxconnect.whatsapp.driver import WhatsAppDriver
 from dxconnect.whatsapp.lease import AdvisoryLease, FileLease, Lease
+from dxconnect.whatsapp.outbox_writer import OutboxWriter
 from dxconnect.whatsapp.runner import SessionRunner, SettingsProvider
 
 EXTENSION = "dxconnect.whatsapp"
@@ -37,6 +38,7 @@ class WhatsAppRuntime:
     runner: SessionRunner | None = None
     runner_pid: int | None = None
     start_lock: threading.Lock = field(default_factory=threading.Lock)
+    outbox_writer: OutboxWriter | None = None
 
 
 def _runtime(app: Flask | None = None) -> WhatsAppRuntime:
@@ -44,8 +46,8 @@ def _runtime(app: Flask | None = None) -> WhatsAppRuntime:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the runtime (no runner starts here)."""
-    app.extensions[EXTENSION] = WhatsAppRuntime()
+    """Attach the runtime (no runner and no outbox writer starts here)."""
+    app.extensions[EXTENSION] = WhatsAppRuntime(outbox_writer=OutboxWriter(app))
 
 
 def use_driver_class(app: Flask, driver_class: type[WhatsAppDriver]) -> None:
@@ -61,6 +63,13 @@ def use_settings(app: Flask, provider: SettingsProvider) -> None:
 def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
     """The active driver: the one set with :func:`use_driver_class`, else ``WHATSAPP_DRIVER``'s."""
     return _runtime(app).driver_class or active_driver_class(app)
+
+
+def outbox_writer(app: Flask | None = None) -> OutboxWriter:
+    """The writer that stores the messages this app accepts (:mod:`.outbox_writer`)."""
+    writer = _runtime(app).outbox_writer
+    assert writer is not None  # set by init_app
+    return writer
 
 
 def make_lease(app: Flask) -> Lease:
