@@ -19,8 +19,6 @@ from dxconnect import (
     plugins,
     realtime,
     redis_client,
-    request_id,
-    request_timing,
     sentry,
     throttle,
 )
@@ -31,6 +29,7 @@ from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
 from dxconnect.flask_app import App
+from dxconnect.request_edge import RequestEdge
 from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
 from dxconnect.whatsapp import runtime as whatsapp_runtime
@@ -61,8 +60,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = load_settings(env, instance_path=app.instance_path)
     _configure(app, settings)
 
-    request_timing.init_app(app)
-    request_id.init_app(app)
+    app.wsgi_app = RequestEdge(app.wsgi_app)  # type: ignore[method-assign]
     log.init_app(app)
     sentry.init_app(app)
     metrics.init_app(app)

@@ -1,22 +1,27 @@
-"""When the current request started: one clock read, shared by the access log and the metrics."""
+"""When the current request started: one clock read, shared by the access log and the metrics.
+
+:class:`dxconnect.request_edge.RequestEdge` reads the clock as the request
+arrives, before Flask, and keeps it in the WSGI environ.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from flask import Flask, g
+from flask import has_request_context, request
+
+#: Where the request's start (``time.perf_counter()``) is kept in the WSGI environ.
+ENVIRON_KEY = "dxconnect.request_started"
 
 
-def _start() -> None:
-    g.request_started = time.perf_counter()
+def start(environ: dict[str, Any]) -> float:
+    """Record that the request of ``environ`` starts now; return the clock reading."""
+    started = environ[ENVIRON_KEY] = time.perf_counter()
+    return started
 
 
 def elapsed_seconds() -> float | None:
-    """Seconds since the current request started (None if it was refused before timing began)."""
-    started = g.get("request_started")
+    """Seconds since the current request started (None outside a timed request)."""
+    started = request.environ.get(ENVIRON_KEY) if has_request_context() else None
     return None if started is None else time.perf_counter() - started
-
-
-def init_app(app: Flask) -> None:
-    """Start the clock before any other request hook runs (call this first)."""
-    app.before_request(_start)

@@ -1,8 +1,9 @@
 """``GET /metrics``: Prometheus text format, guarded by ``METRICS_TOKEN``.
 
-Request counts and latencies are recorded by two cheap request hooks; the
-other process-side counters live in :mod:`dxconnect.metrics.instruments`; the
-database-backed ones are read at scrape time (:mod:`dxconnect.metrics.database`).
+Request counts and latencies are recorded once per request at the WSGI edge
+(:mod:`dxconnect.metrics.requests`); the other process-side counters live in
+:mod:`dxconnect.metrics.instruments`; the database-backed ones are read at
+scrape time (:mod:`dxconnect.metrics.database`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -19,11 +19,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from dxconnect.errors import NotFound, Unauthorized
 from dxconnect.metrics.database import DatabaseCollector
-from dxconnect.metrics.instruments import HTTP_LATENCY, HTTP_REQUESTS
-from dxconnect.request_timing import elapsed_seconds
-
-#: The route label of requests that matched no URL rule (keeps the label set bounded).
-UNMATCHED = "<unmatched>"
 
 
 class _Scrape:
@@ -48,35 +43,6 @@ def _process_registry() -> CollectorRegistry:
     return registry
 
 
-#: (method, route, status) -> (request counter, latency histogram) children: ``labels()``
-#: costs several µs per call, a dict lookup far less; the key set is bounded by the routes.
-_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
-def _instruments(method: str, route: str, status: int) -> tuple[Any, Any]:
-    key = (method, route, status)
-    children = _children.get(key)
-    if children is None:
-        children = (
-            HTTP_REQUESTS.labels(method, route, str(status)),
-            HTTP_LATENCY.labels(method, route),
-        )
-        _children[key] = children
-    return children
-
-
-def _observe(response: Response) -> Response:
-    elapsed = elapsed_seconds()
-    rule = request.url_rule
-    counter, latency = _instruments(
-        request.method, rule.rule if rule is not None else UNMATCHED, response.status_code
-    )
-    counter.inc()
-    if elapsed is not None:
-        latency.observe(elapsed)
-    return response
-
-
 def _authorize(token: str | None, production: bool) -> None:
     if token is None:
         if production:
@@ -97,6 +63,5 @@ def metrics() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Time every request and serve ``GET /metrics``."""
-    app.after_request(_observe)
+    """Serve ``GET /metrics`` (requests are counted by :mod:`dxconnect.request_edge`)."""
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
