@@ -1,9 +1,10 @@
 """HTTP benchmark: our endpoints against a bare WSGI app, side by side in one run.
 
-Both are served by gunicorn from ``gunicorn.conf.py`` (same worker class, same
-worker count); ``wrk`` drives 32 connections at each in turn, every measurement
-is repeated and the medians are reported, with each endpoint's requests/s as a
-share of the bare app's. The servers run the default ``stub`` driver with
+Three servers run from ``gunicorn.conf.py`` (same worker class, same worker
+count): the bare WSGI app (the reference of the goals), a minimal Flask app
+(Flask's own floor, for reading the health figure) and ours. ``wrk`` drives 32
+connections at each target in turn, every measurement is repeated and the
+medians are reported, with each one's requests/s as a share of the bare app's. The servers run the default ``stub`` driver with
 ``WHATSAPP_RUNNER=0``: posted messages are stored, queued and their event
 published, and stay queued.
 """
@@ -91,10 +92,12 @@ def wrk(url: str, args: list[str], seconds: int) -> Run:
 
 
 def targets(token: str, script: Path) -> list[Target]:
-    """The bare app, then our three endpoints (the authenticated ones with ``token``)."""
+    """The bare app, the minimal Flask app, then our three endpoints (the authenticated ones
+    with ``token``)."""
     bearer = ["-H", f"Authorization: Bearer {token}"]
     return [
         Target("bare", "/", []),
+        Target("flask", "/api/v1/health/", []),
         Target("health", "/api/v1/health/", []),
         Target("me", "/api/v1/me/", bearer),
         Target("messages", "/api/v1/whatsapp/messages", [*bearer, "-s", str(script)]),
@@ -132,24 +135,26 @@ def verdict(name: str, run: Run, bare: Run) -> str:
 
 
 def measure(setup: Setup, workers: int, seconds: int, repeats: int, script: Path) -> None:
-    """Both servers up at once; each target ``repeats`` times in turn; medians printed."""
+    """Every server up at once; each target ``repeats`` times in turn; medians printed."""
     bare = LiveServer(setup.env, workers=workers, wsgi="bench.bare_app:app")
+    flask = LiveServer(setup.env, workers=workers, wsgi="bench.minimal_flask:app")
     ours = start_server(setup, workers)
+    references = {"bare": bare, "flask": flask}
     plan = targets(setup.token, script)
     runs: dict[str, list[Run]] = {target.name: [] for target in plan}
     try:
         before = stored_messages()
         for target in plan:  # warm up: pools, caches, imports
-            wrk((bare if target.name == "bare" else ours).url + target.path, target.args, 2)
+            wrk(references.get(target.name, ours).url + target.path, target.args, 2)
         warmed = stored_messages()
         for _ in range(repeats):
             for target in plan:
-                server = bare if target.name == "bare" else ours
+                server = references.get(target.name, ours)
                 runs[target.name].append(wrk(server.url + target.path, target.args, seconds))
         stored = stored_messages() - warmed
     finally:
-        ours.stop()
-        bare.stop()
+        for server in (ours, *references.values()):
+            server.stop()
     medians = {name: median_run(r) for name, r in runs.items()}
     print(
         f"  {workers} worker(s), {CONNECTIONS} connections, {repeats} x {seconds} s each, medians:"
