@@ -170,5 +170,6 @@ def _publish(events: list[Event]) -> None:
         get_bus().publish_all(events)
     except Exception:
         log.exception(
-            "events stored but not published", extra={"event_ids": [e["id"] for e in events]}
+            "messages stored, but their events were not all published",
+            extra={"event_ids": [e["id"] for e in events]},
         )
