@@ -141,7 +141,27 @@ class AuthCache:
     # -- agents -----------------------------------------------------------------------------
     def agent(self, agent_id: int) -> AgentSnapshot | None:
         """The snapshot of an active agent, or None when it is unknown or inactive."""
-        current = self._sync()
+        return self._agent(agent_id, current=self._sync())
+
+    def refused(self, owners: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of ``(token id, agent id)`` pairs, those whose token was revoked or whose agent is
+        no longer active (for checking open WebSockets in bulk: one sync for them all).
+
+        Empty while other processes' changes cannot be followed (Redis unreachable):
+        a database query per open socket would cost more than the tokens' remaining
+        minutes are worth; they still expire.
+        """
+        if not self._sync():
+            return set()
+        now, revoked = time.time(), self._revocations()
+        return {
+            (token_id, agent_id)
+            for token_id, agent_id in owners
+            if revoked.get(token_id, 0.0) > now or self._agent(agent_id, current=True) is None
+        }
+
+    def _agent(self, agent_id: int, current: bool) -> AgentSnapshot | None:
+        """The agent's snapshot: the cached one, else loaded (and cached if ``current``)."""
         if agent_id in self._snapshots:
             return self._snapshots[agent_id]
         epoch = self._epoch

@@ -80,6 +80,23 @@ def test_without_redis_revocations_and_agents_come_from_the_database(app, make_a
         assert cache.agent(agent.id).is_superuser is True  # nothing was kept
 
 
+def test_refused_names_revoked_tokens_and_inactive_agents_and_nothing_without_redis(
+    app, make_agent
+):
+    ana, bia, caio = (make_agent(name) for name in ("ana", "bia", "caio"))
+    cache = AuthCache(redis.Redis.from_url(TEST_REDIS_URL))
+    owners = {("ana-token", ana.id), ("bia-token", bia.id), ("caio-token", caio.id)}
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with app.app_context():
+        assert cache.refused(owners) == set()
+        cache.mark_revoked("ana-token", later)
+        db.session.get(Agent, caio.id).is_active = False
+        db.session.commit()
+        assert cache.refused(owners) == {("ana-token", ana.id), ("caio-token", caio.id)}
+        unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+        assert AuthCache(unreachable).refused(owners) == set()  # no query per socket
+
+
 @pytest.mark.parametrize("count", [3])
 def test_expired_revocations_are_forgotten(app, count, monkeypatch):
     monkeypatch.setattr("dxconnect.auth_cache.PRUNE_THRESHOLD", count)

@@ -152,22 +152,31 @@ def _expired(app: Flask, agent: Agent) -> str:
         return create_access_token(identity=agent, expires_delta=timedelta(seconds=-1))
 
 
-def _revoked(client, agent: Agent) -> str:
-    tokens = obtain_tokens(client, agent.username)
+def _revoke(client, tokens: dict[str, str]) -> None:
+    """Log out: the refresh token and the access token of the request are revoked."""
     response = client.post(
         "/api/v1/auth/logout/",
         json={"refresh": tokens["refresh"]},
         headers=bearer(tokens["access"]),
     )
     assert response.status_code == 204
+
+
+def _deactivate(app: Flask, agent: Agent) -> None:
+    with app.app_context():
+        db.session.get(Agent, agent.id).is_active = False
+        db.session.commit()
+
+
+def _revoked(client, agent: Agent) -> str:
+    tokens = obtain_tokens(client, agent.username)
+    _revoke(client, tokens)
     return tokens["access"]
 
 
 def _inactive(app: Flask, client, agent: Agent) -> str:
     access = obtain_tokens(client, agent.username)["access"]
-    with app.app_context():
-        db.session.get(Agent, agent.id).is_active = False
-        db.session.commit()
+    _deactivate(app, agent)
     return access
 
 
@@ -216,6 +225,31 @@ def test_socket_closes_with_4001_when_its_token_expires(start_server, make_agent
         ready(ws)
         assert closed_with(ws) == (4001, "Token has expired")
     assert 1.0 < time.time() - issued < 3.5
+
+
+@pytest.mark.parametrize("withdrawal", ["logout", "deactivation"])
+def test_open_socket_closes_with_4001_within_seconds_when_its_access_is_withdrawn(
+    app, client, make_agent, two_workers, withdrawal
+):
+    ana = make_agent("ana")
+    make_agent("bia")
+    tokens = obtain_tokens(client, "ana")
+    others = obtain_tokens(client, "bia")["access"]
+    # The withdrawal happens in this test process; the sockets live in a server's workers.
+    with (
+        open_socket(two_workers.url, token=tokens["access"]) as ws,
+        open_socket(two_workers.url, token=others) as bystander,
+    ):
+        ready(ws)
+        ready(bystander)
+        started = time.monotonic()
+        if withdrawal == "logout":
+            _revoke(client, tokens)
+        else:
+            _deactivate(app, ana)
+        assert closed_with(ws) == (4001, "Access was revoked")
+        assert time.monotonic() - started < 3.0  # swept every second
+        ready(bystander)  # another agent's socket stays open
 
 
 def test_plain_http_request_to_a_websocket_route_answers_the_error_envelope(client):
@@ -315,6 +349,23 @@ def test_server_without_redis_serves_both_endpoints(start_server, token):
     with open_socket(server.url, STREAM, token=token, last_event_id="unknown") as ws:
         assert receive(ws)["code"] == "LAST_EVENT_ID_UNKNOWN"
         ready(ws)
+
+
+def test_without_redis_a_logout_on_the_server_closes_its_open_socket(start_server, make_agent):
+    server = start_server(REDIS_URL="")  # one process: the change is made where the socket is
+    make_agent("ana")
+    tokens = requests.post(
+        f"{server.url}/api/v1/auth/token/",
+        json={"username": "ana", "password": PASSWORD}, timeout=WAIT,
+    ).json()  # fmt: skip
+    with open_socket(server.url, STREAM, token=tokens["access"]) as ws:
+        ready(ws)
+        logout = requests.post(
+            f"{server.url}/api/v1/auth/logout/", json={"refresh": tokens["refresh"]},
+            headers=bearer(tokens["access"]), timeout=WAIT,
+        )  # fmt: skip
+        assert logout.status_code == 204
+        assert closed_with(ws) == (4001, "Access was revoked")
 
 
 @pytest.fixture

@@ -116,6 +116,8 @@ class Connection:
     def __init__(self, ws: Any, outbox_limit: int) -> None:
         self.ws = ws
         self.outbox_limit = outbox_limit
+        #: ``(token id, agent id)`` once the client's token was accepted.
+        self.owner: tuple[str, int] | None = None
         self._outbox: deque[bytes | _Rest | _Close] = deque()
         self._state = threading.Lock()
         self._writer: threading.Thread | None = None

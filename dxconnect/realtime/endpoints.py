@@ -1,7 +1,9 @@
 """The WebSocket endpoints: ``/ws/echo/`` and ``/ws/whatsapp/`` (contract section 3).
 
 Both take the access token as ``?token=`` and close with 4001 when it is
-missing, invalid, expired or revoked, and again at the moment it expires.
+missing, invalid, expired or revoked, again at the moment it expires, and
+within a second of a logout revoking it or of its agent being deactivated
+(:mod:`dxconnect.realtime.guard`).
 Close codes: 4001 (token), 1009 (frame over 64 KiB), 1001 (server shutting
 down), 1011 (unexpected error), 1013 (event stream unavailable).
 Frames are JSON text; ``{"type": "ping"}`` is answered ``{"type": "pong"}``.
@@ -13,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
@@ -23,16 +26,18 @@ from dxconnect.errors import ServiceUnavailable, Unauthorized
 from dxconnect.events.bus import UnknownEventId, get_bus
 from dxconnect.events.envelope import to_json
 from dxconnect.extensions import db, sock
+from dxconnect.realtime.close_codes import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_TRY_AGAIN_LATER,
+    CLOSE_UNAUTHORIZED,
+)
 from dxconnect.realtime.connection import Connection, SerializedSocket, text_frame
+from dxconnect.realtime.guard import get_guard
 from dxconnect.realtime.hub import get_hub
 
 #: Largest frame (message) a client may send; larger ones close the socket with 1009.
 MAX_MESSAGE_BYTES = 64 * 1024
-CLOSE_GOING_AWAY = 1001
-CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_UNAUTHORIZED = 4001
 #: Frames a client may fall behind beyond a full history replay before it is disconnected.
 OUTBOX_SLACK = 1_000
 PONG = {"type": "pong"}
@@ -69,14 +74,23 @@ def prepare_handshake() -> None:
     g.websocket_access = check_access(request.args.get("token"))
 
 
-def check_access(token: str | None) -> float | Unauthorized:
-    """The access token's expiry (epoch seconds), or why it is refused."""
+@dataclass(frozen=True)
+class Access:
+    """An accepted token: when it expires (epoch seconds), its id and its agent."""
+
+    expires_at: float
+    token_id: str
+    agent_id: int
+
+
+def check_access(token: str | None) -> Access | Unauthorized:
+    """What the access token grants, or why it is refused."""
     try:
         if not token:
             raise Unauthorized("Authentication is required")
         agent, payload = agent_from_access_token(token)
         g.agent_id = agent.id
-        return float(payload["exp"])
+        return Access(float(payload["exp"]), payload["jti"], agent.id)
     except Unauthorized as error:
         return error
     finally:
@@ -123,9 +137,11 @@ def serve(ws: Any, answer: Answer, stream_events: bool = False) -> None:
         if isinstance(access, Unauthorized):
             connection.close(CLOSE_UNAUTHORIZED, access.message)
             return
+        connection.owner = (access.token_id, access.agent_id)
+        get_guard().watch()
         if stream_events:
             unsubscribe = subscribe(connection, request.args.get("last_event_id") or None)
-        receive_until_expiry(connection, answer, access)
+        receive_until_expiry(connection, answer, access.expires_at)
     except ConnectionClosed:
         raise
     except Exception:

@@ -48,6 +48,12 @@ class Hub:
             self._last_frame = (event["id"], frame)
         return frame
 
+    def owned(self) -> list[tuple[Connection, tuple[str, int]]]:
+        """Every open connection whose token was accepted, with its owner."""
+        with self._lock:
+            connections = list(self._connections)
+        return [(c, c.owner) for c in connections if c.owner is not None and c.open]
+
     def close_all(self, code: int, reason: str) -> None:
         """Close every open connection (after what is already queued to it)."""
         with self._lock:
