@@ -244,10 +244,17 @@ class AuthCache:
         self._drop_snapshots()
 
     def _apply_waiting_messages(self) -> None:
+        subscription = self._subscription
+        assert subscription is not None
         while True:
-            message = self._subscription.get_message(timeout=0.0)  # type: ignore[union-attr]
+            message = subscription.get_message(timeout=0.0)
             if message is None:
-                return
+                # redis-py also answers None when what it read was the reply to its own
+                # health-check PING (sent on an idle subscription): messages may be waiting
+                # right behind it. Only an empty socket means there is nothing more.
+                if not subscription.connection.can_read(timeout=0):  # type: ignore[union-attr]
+                    return
+                continue
             if message["type"] != "message":
                 continue
             kind, _, detail = message["data"].decode().partition(" ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,6 +79,21 @@ def test_without_redis_revocations_and_agents_come_from_the_database(app, make_a
         db.session.get(Agent, agent.id).is_superuser = True
         db.session.commit()
         assert cache.agent(agent.id).is_superuser is True  # nothing was kept
+
+
+def test_a_health_check_reply_does_not_hide_the_messages_behind_it(app, make_agent):
+    """redis-py reads its own health-check PONG on the subscription as "no message"."""
+    agent = make_agent("ana")
+    cache = AuthCache(redis.Redis.from_url(TEST_REDIS_URL, health_check_interval=1))
+    with app.app_context():
+        assert cache.agent(agent.id).is_superuser is False  # subscribed, snapshot cached
+        time.sleep(1.1)
+        cache._subscription.check_health()  # the PING a read sends once the interval passed
+        time.sleep(0.05)  # its PONG now waits unread
+        db.session.get(Agent, agent.id).is_superuser = True
+        db.session.commit()  # announced behind the PONG
+        time.sleep(0.05)
+        assert cache.agent(agent.id).is_superuser is True
 
 
 def test_refused_names_revoked_tokens_and_inactive_agents_and_nothing_without_redis(
