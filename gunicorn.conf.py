@@ -78,7 +78,6 @@ def post_worker_init(worker):
     from dxconnect.whatsapp.runtime import start_in_worker, stop_in_worker
 
     start_in_worker(worker.wsgi)
-
     gunicorn_exit = worker.handle_exit
 
     def handle_exit(sig, frame):
@@ -97,7 +96,6 @@ def worker_exit(server, worker):
     from dxconnect.whatsapp.runtime import stop_in_worker
 
     stop_in_worker(worker.wsgi)
-
 
 
 def post_request(worker, req, environ, resp):

@@ -13,13 +13,12 @@ process, not one per socket.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 
 from flask import Flask, current_app
 
 from dxconnect.auth_cache import auth_cache
+from dxconnect.process_thread import ProcessThread
 from dxconnect.realtime.close_codes import CLOSE_UNAUTHORIZED
 from dxconnect.realtime.hub import Hub
 
@@ -37,19 +36,11 @@ class AccessGuard:
     def __init__(self, app: Flask, hub: Hub) -> None:
         self.app = app
         self.hub = hub
-        self._lock = threading.Lock()
-        self._sweeper_pid: int | None = None
+        self._sweeper = ProcessThread("dxconnect-access-guard", self._run)
 
     def watch(self) -> None:
         """Make sure this process's sweeper runs (once per process: gunicorn forks)."""
-        if self._sweeper_pid == os.getpid():
-            return
-        with self._lock:
-            if self._sweeper_pid != os.getpid():
-                threading.Thread(
-                    target=self._run, name="dxconnect-access-guard", daemon=True
-                ).start()
-                self._sweeper_pid = os.getpid()
+        self._sweeper.ensure_started()
 
     def sweep(self) -> int:
         """Close every socket whose owner was refused; how many were closed."""

@@ -23,7 +23,6 @@ the writer must never wait for one of them.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from dxconnect.events.subscriptions import Event
 from dxconnect.extensions import db
 from dxconnect.metrics.instruments import observe_outbox_group
 from dxconnect.models.whatsapp import WhatsAppMessage
+from dxconnect.process_thread import ProcessThread
 
 log = logging.getLogger("dxconnect.whatsapp")
 
@@ -68,7 +68,7 @@ class OutboxWriter:
         self._wakeup = threading.Event()
         #: Guards starting and retiring the writer against a request queueing meanwhile.
         self._lock = threading.Lock()
-        self._writer_pid: int | None = None
+        self._writer = ProcessThread("dxconnect-outbox-writer", self._run)
 
     def write(self, row: dict[str, Any], event: Event) -> None:
         """Store ``row`` in the outbox (committed), then publish ``event``; return when done.
@@ -79,11 +79,7 @@ class OutboxWriter:
         """
         accepted = _Accepted(row, event)
         with self._lock:
-            if self._writer_pid != os.getpid():  # none yet, retired, or forked away
-                threading.Thread(
-                    target=self._run, name="dxconnect-outbox-writer", daemon=True
-                ).start()
-                self._writer_pid = os.getpid()
+            self._writer.ensure_started()  # none yet, retired, or forked away
             self._waiting.append(accepted)
         self._wakeup.set()
         accepted.done.wait()
@@ -115,7 +111,7 @@ class OutboxWriter:
         with self._lock:
             if self._waiting:
                 return False
-            self._writer_pid = None
+            self._writer.ended()
             return True
 
     def _write_group(self, engine: sa.Engine, group: list[_Accepted]) -> None:

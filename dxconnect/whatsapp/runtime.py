@@ -33,12 +33,12 @@ EXTENSION = "dxconnect.whatsapp"
 class WhatsAppRuntime:
     """What one app knows about WhatsApp in this process."""
 
+    outbox_writer: OutboxWriter
     driver_class: type[WhatsAppDriver] | None = None
     settings_provider: SettingsProvider = whatsapp_settings
     runner: SessionRunner | None = None
     runner_pid: int | None = None
     start_lock: threading.Lock = field(default_factory=threading.Lock)
-    outbox_writer: OutboxWriter | None = None
 
 
 def _runtime(app: Flask | None = None) -> WhatsAppRuntime:
@@ -67,9 +67,7 @@ def driver_class(app: Flask | None = None) -> type[WhatsAppDriver]:
 
 def outbox_writer(app: Flask | None = None) -> OutboxWriter:
     """The writer that stores the messages this app accepts (:mod:`.outbox_writer`)."""
-    writer = _runtime(app).outbox_writer
-    assert writer is not None  # set by init_app
-    return writer
+    return _runtime(app).outbox_writer
 
 
 def make_lease(app: Flask) -> Lease:
