@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask_migrate import upgrade
 
 from dxconnect import create_app
-from dxconnect.accounts import create_agent
-from dxconnect.auth_tokens import issue_tokens
+from dxconnect.accounts.agents import create_agent
+from dxconnect.accounts.tokens import issue_tokens
 from tests.conftest import LiveServer, recreate_database
 
 #: The benchmarks drop and recreate this database, and flush this Redis database.

@@ -8,30 +8,20 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dxconnect import (
-    auth_cache,
-    auth_tokens,
-    crypto,
-    docs,
-    log,
-    media,
-    metrics,
-    plugins,
-    realtime,
-    redis_client,
-    sentry,
-    throttle,
-)
+from dxconnect import metrics, plugins, realtime, redis_client
+from dxconnect.accounts import auth_cache, throttle, tokens
 from dxconnect.api import agents, auth, authz, config, health, me, whatsapp
 from dxconnect.api import plugins as plugins_api
 from dxconnect.cli import register_commands
+from dxconnect.configuration import crypto, media
 from dxconnect.errors import EnvelopeApi, register_error_handlers
 from dxconnect.events import bus
 from dxconnect.extensions import cors, db, migrate, sock
-from dxconnect.flask_app import App
-from dxconnect.request_edge import RequestEdge
-from dxconnect.request_rules import init_app as init_request_rules
 from dxconnect.settings import Settings, load_settings
+from dxconnect.web import docs, log, sentry
+from dxconnect.web.flask_app import App
+from dxconnect.web.request_edge import RequestEdge
+from dxconnect.web.request_rules import init_app as init_request_rules
 from dxconnect.whatsapp import runtime as whatsapp_runtime
 
 BLUEPRINTS = (
@@ -66,7 +56,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     metrics.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=settings.migrations_dir)
-    auth_tokens.init_app(app)
+    tokens.init_app(app)
     crypto.init_app(app)
     media.init_app(app)
     redis_client.init_app(app)

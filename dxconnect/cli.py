@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from dxconnect import accounts, config_service
-from dxconnect.crypto import DecryptionError
+from dxconnect.accounts import agents
+from dxconnect.configuration import service as config_service
+from dxconnect.configuration.crypto import DecryptionError
 from dxconnect.errors import ServiceError
 from dxconnect.events import dead_letters
 from dxconnect.events.dispatch import active_sinks
@@ -36,7 +37,7 @@ DEV_ADMIN = ("admin", "admin")
 def create_superuser(username: str, email: str, password: str) -> None:
     """Create an agent holding every permission."""
     try:
-        agent = accounts.create_agent(username, password, email=email, is_superuser=True)
+        agent = agents.create_agent(username, password, email=email, is_superuser=True)
     except ServiceError as error:
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.details.items())
         raise click.ClickException(error.message + (f" ({details})" if details else "")) from None
@@ -53,7 +54,7 @@ def ensure_dev_admin() -> None:
         click.echo("Agents exist; no development admin created.")
         return
     username, password = DEV_ADMIN
-    accounts.create_agent(username, password, is_superuser=True, check_password=False)
+    agents.create_agent(username, password, is_superuser=True, check_password=False)
     click.echo(f"Development admin created: {username}/{password} (development only).")
 
 

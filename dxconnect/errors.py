@@ -21,7 +21,7 @@ from flask_smorest import Api
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from dxconnect.request_id import current_request_id
+from dxconnect.web.request_id import current_request_id
 
 log = logging.getLogger("dxconnect.errors")
 

@@ -5,8 +5,8 @@ from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
-from dxconnect.cors import OriginOnlyCORS
-from dxconnect.jwt_manager import CachingJWTManager
+from dxconnect.accounts.jwt import CachingJWTManager
+from dxconnect.web.cors import OriginOnlyCORS
 
 #: Constraint names are fixed so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -33,7 +33,7 @@ from flask_migrate import upgrade
 from psycopg import sql
 
 from dxconnect import create_app
-from dxconnect.accounts import create_agent
+from dxconnect.accounts.agents import create_agent
 from dxconnect.events.dispatch import stop_sinks
 from dxconnect.extensions import db
 from dxconnect.models import Agent, Permission

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dxconnect.accounts.passwords import verify_password
 from dxconnect.extensions import db
 from dxconnect.models import Agent
-from dxconnect.passwords import verify_password
 from tests.conftest import PASSWORD, bearer, obtain_tokens
 
 MANAGE_AUTH = ["accounts.manage_auth"]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from dxconnect.auth_cache import AuthCache
-from dxconnect.auth_tokens import revoke
+from dxconnect.accounts.auth_cache import AuthCache
+from dxconnect.accounts.tokens import revoke
 from dxconnect.extensions import db
 from dxconnect.models import Agent
 from tests.conftest import TEST_REDIS_URL, bearer, eventually, obtain_tokens
@@ -115,7 +115,7 @@ def test_refused_names_revoked_tokens_and_inactive_agents_and_nothing_without_re
 
 @pytest.mark.parametrize("count", [3])
 def test_expired_revocations_are_forgotten(app, count, monkeypatch):
-    monkeypatch.setattr("dxconnect.auth_cache.PRUNE_THRESHOLD", count)
+    monkeypatch.setattr("dxconnect.accounts.auth_cache.PRUNE_THRESHOLD", count)
     cache = AuthCache(None)
     with app.app_context():
         past = datetime.now(UTC) - timedelta(seconds=1)

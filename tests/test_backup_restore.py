@@ -19,7 +19,7 @@ from flask_migrate import upgrade
 from psycopg import sql
 
 from dxconnect import create_app
-from dxconnect.accounts import create_agent
+from dxconnect.accounts.agents import create_agent
 from dxconnect.extensions import db
 from dxconnect.models import Group, Permission
 from tests.conftest import PASSWORD

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dxconnect.config_sections import SECTIONS
-from dxconnect.config_service import configuration
+from dxconnect.configuration.sections import SECTIONS
+from dxconnect.configuration.service import configuration
 from dxconnect.extensions import db
 from dxconnect.models import Configuration
 

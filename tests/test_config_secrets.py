@@ -7,8 +7,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
 from dxconnect import create_app
-from dxconnect.config_service import whatsapp_settings
-from dxconnect.crypto import cipher
+from dxconnect.configuration.crypto import cipher
+from dxconnect.configuration.service import whatsapp_settings
 from dxconnect.extensions import db
 from dxconnect.settings import SettingsError
 from tests.conftest import TEST_DATABASE_URL

@@ -13,7 +13,7 @@ import requests
 import sentry_sdk
 
 from dxconnect.app import create_app
-from dxconnect.sentry import EXTENSION
+from dxconnect.web.sentry import EXTENSION
 from tests.conftest import LiveServer
 from tests.http_receiver import Receiver
 from tests.ops_plugin import BOOM

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask.views import MethodView
 
-from dxconnect import agent_admin
+from dxconnect.accounts import admin as agent_admin
+from dxconnect.accounts.access import MANAGE_AUTH, get_or_404
 from dxconnect.api.authz_schemas import (
     AgentCreateSchema,
     AgentListArgsSchema,
@@ -14,9 +15,8 @@ from dxconnect.api.authz_schemas import (
     AgentSchema,
 )
 from dxconnect.api.blueprint import Blueprint
-from dxconnect.authz import MANAGE_AUTH, get_or_404
+from dxconnect.api.pagination import page_schema, paginate
 from dxconnect.models import Agent
-from dxconnect.pagination import page_schema, paginate
 
 blp = Blueprint("agents", __name__, url_prefix="/api/v1/agents", description="Agent management")
 

@@ -6,7 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from dxconnect import accounts, auth_tokens
+from dxconnect.accounts import agents, tokens
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.api.schemas import CredentialsSchema, RefreshSchema, TokenPairSchema
 
@@ -23,10 +23,10 @@ class Token(MethodView):
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, credentials: dict[str, str]) -> dict[str, str]:
         """Exchange username and password for an access and a refresh token."""
-        agent = accounts.login(
+        agent = agents.login(
             credentials["username"], credentials["password"], request.remote_addr or "-"
         )
-        return auth_tokens.issue_tokens(agent)
+        return tokens.issue_tokens(agent)
 
 
 @blp.route("/refresh/")
@@ -41,7 +41,7 @@ class Refresh(MethodView):
 
         The refresh token sent is revoked: use the one returned from now on.
         """
-        return auth_tokens.rotate(body["refresh"])
+        return tokens.rotate(body["refresh"])
 
 
 @blp.route("/logout/")
@@ -53,4 +53,4 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self, body: dict[str, str]) -> None:
         """Revoke the given refresh token and the access token of this request."""
-        auth_tokens.logout(body["refresh"], current_user, get_jwt())
+        tokens.logout(body["refresh"], current_user, get_jwt())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from dxconnect.accounts.passwords import MIN_PASSWORD_LENGTH
+from dxconnect.api.pagination import PageArgsSchema
 from dxconnect.api.schemas import MePatchSchema, MeSchema
+from dxconnect.fields import MAX_ID, FullMatch, StrictBoolean, StrictInteger, UtcDateTime
 from dxconnect.models import Group
-from dxconnect.pagination import PageArgsSchema
-from dxconnect.passwords import MIN_PASSWORD_LENGTH
-from dxconnect.schema_fields import MAX_ID, FullMatch, StrictBoolean, StrictInteger, UtcDateTime
 
 
 def not_blank(value: str) -> None:

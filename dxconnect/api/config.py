@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
-from dxconnect import config_audit, config_service
+from dxconnect.accounts.access import MANAGE_AUTH
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.api.config_schemas import (
     AuditArgsSchema,
@@ -17,10 +17,16 @@ from dxconnect.api.config_schemas import (
     UploadSchema,
     partial_schema,
 )
-from dxconnect.authz import MANAGE_AUTH
-from dxconnect.config_sections import CONFIG_PERMISSIONS, SECTIONS, ConfigurationSchema, Section
-from dxconnect.images import MAX_IMAGE_BYTES
-from dxconnect.pagination import page_schema, paginate
+from dxconnect.api.pagination import page_schema, paginate
+from dxconnect.configuration import audit as config_audit
+from dxconnect.configuration import service as config_service
+from dxconnect.configuration.images import MAX_IMAGE_BYTES
+from dxconnect.configuration.sections import (
+    CONFIG_PERMISSIONS,
+    SECTIONS,
+    ConfigurationSchema,
+    Section,
+)
 
 blp = Blueprint(
     "config",

@@ -9,11 +9,11 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 from werkzeug.datastructures import FileStorage
 
-from dxconnect.config_audit import ACTIONS
-from dxconnect.config_sections import SECTIONS, ImageUrl
-from dxconnect.config_service import IMAGE_FIELDS
-from dxconnect.pagination import PageArgsSchema
-from dxconnect.schema_fields import UtcDateTime
+from dxconnect.api.pagination import PageArgsSchema
+from dxconnect.configuration.audit import ACTIONS
+from dxconnect.configuration.sections import SECTIONS, ImageUrl
+from dxconnect.configuration.service import IMAGE_FIELDS
+from dxconnect.fields import UtcDateTime
 
 
 def partial_schema(schema: type[ma.Schema]) -> type[ma.Schema]:

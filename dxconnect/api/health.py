@@ -7,7 +7,7 @@ from flask import Response
 
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.errors import ServiceUnavailable
-from dxconnect.health import failing, readiness
+from dxconnect.web.readiness import failing, readiness
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Health probes")
 

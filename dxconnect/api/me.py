@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_current_user
 
-from dxconnect import accounts
+from dxconnect.accounts import agents
+from dxconnect.accounts.auth_cache import AgentSnapshot
 from dxconnect.api.blueprint import Blueprint
 from dxconnect.api.schemas import MePatchSchema, MeSchema, PasswordChangeSchema
-from dxconnect.auth_cache import AgentSnapshot
 from dxconnect.models import Agent
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The current agent")
@@ -29,7 +29,7 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def patch(self, changes: dict[str, str]) -> Agent:
         """Change the agent's own display name, e-mail or phone number."""
-        return accounts.update_profile(current_user.id, changes)
+        return agents.update_profile(current_user.id, changes)
 
 
 @blp.route("/password")
@@ -44,4 +44,4 @@ class Password(MethodView):
     @blp.response(204)
     def post(self, body: dict[str, str]) -> None:
         """Change the agent's own password (the current one is required)."""
-        accounts.change_password(current_user.id, body["current_password"], body["new_password"])
+        agents.change_password(current_user.id, body["current_password"], body["new_password"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from dxconnect.passwords import MIN_PASSWORD_LENGTH
+from dxconnect.accounts.passwords import MIN_PASSWORD_LENGTH
 
 
 def optional_email(load_default: object = ma.missing, **metadata: object) -> ma.fields.String:

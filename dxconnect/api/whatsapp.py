@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from dxconnect.api.blueprint import Blueprint
+from dxconnect.api.pagination import paginate
 from dxconnect.api.whatsapp_schemas import (
     IdempotencyHeaderSchema,
     InboundAcceptedSchema,
@@ -22,7 +23,6 @@ from dxconnect.api.whatsapp_schemas import (
     SessionStatusSchema,
 )
 from dxconnect.models.whatsapp import WhatsAppMessage
-from dxconnect.pagination import paginate
 from dxconnect.whatsapp import inbox, messages, session
 from dxconnect.whatsapp.runtime import driver_class, wake_runner
 

@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from dxconnect.api.pagination import PageArgsSchema, page_schema
 from dxconnect.models.whatsapp import INBOUND, OUTBOUND, RECEIVED, WhatsAppMessage
-from dxconnect.pagination import PageArgsSchema, page_schema
 from dxconnect.whatsapp.driver import MESSAGE_STATUSES, MESSAGE_TYPES, SESSION_STATUSES
 from dxconnect.whatsapp.messages import NewMessage
 

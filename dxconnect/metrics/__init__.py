@@ -63,5 +63,5 @@ def metrics() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Serve ``GET /metrics`` (requests are counted by :mod:`dxconnect.request_edge`)."""
+    """Serve ``GET /metrics`` (requests are counted by :mod:`dxconnect.web.request_edge`)."""
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])

@@ -22,7 +22,7 @@ CONFIGURATION_ID = 1
 class Configuration(db.Model):
     """The one configuration of the deployment; each section is a JSON object.
 
-    Secret fields are stored encrypted (see :mod:`dxconnect.crypto`). Writers
+    Secret fields are stored encrypted (see :mod:`dxconnect.configuration.crypto`). Writers
     lock this row (``SELECT ... FOR UPDATE``) so concurrent changes of
     different sections never overwrite each other.
     """

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from simple_websocket import ConnectionClosed
 
-from dxconnect.auth_tokens import agent_from_access_token
+from dxconnect.accounts.tokens import agent_from_access_token
 from dxconnect.errors import ServiceUnavailable, Unauthorized
 from dxconnect.events.bus import UnknownEventId, get_bus
 from dxconnect.events.envelope import to_json

@@ -17,7 +17,7 @@ import time
 
 from flask import Flask, current_app
 
-from dxconnect.auth_cache import auth_cache
+from dxconnect.accounts.auth_cache import auth_cache
 from dxconnect.process_thread import ProcessThread
 from dxconnect.realtime.close_codes import CLOSE_UNAUTHORIZED
 from dxconnect.realtime.hub import Hub

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from dxconnect import config_service
+from dxconnect.configuration import service as config_service
 
 
 def whatsapp_settings(app: Flask) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from flask import Flask
 
-from dxconnect.auth_tokens import issue_tokens
+from dxconnect.accounts.tokens import issue_tokens
 from dxconnect.events.bus import EXTENSION as BUS_EXTENSION
 from dxconnect.events.bus import InProcessBus
 from dxconnect.whatsapp.config import whatsapp_settings

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from dxconnect import create_app
-from dxconnect.accounts import create_agent
+from dxconnect.accounts.agents import create_agent
 from dxconnect.extensions import db
 from dxconnect.models import WhatsAppMessage, WhatsAppSession
 from dxconnect.models.agents import utcnow

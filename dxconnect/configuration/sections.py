@@ -18,8 +18,8 @@ from flask import has_request_context, request
 from marshmallow import validate
 
 from dxconnect.api.schemas import optional_email
-from dxconnect.media import stored_name
-from dxconnect.schema_fields import FullMatch, StrictBoolean, StrictInteger, nested, text
+from dxconnect.configuration.media import stored_name
+from dxconnect.fields import FullMatch, StrictBoolean, StrictInteger, nested, text
 
 #: The 27 Brazilian federative units.
 UFS = (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dxconnect.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from dxconnect.accounts.throttle import Throttled, login_throttle
 from dxconnect.errors import Conflict, InvalidPayload, RateLimited, Unauthorized
 from dxconnect.extensions import db
 from dxconnect.models import Agent
 from dxconnect.models.agents import utcnow
-from dxconnect.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
-from dxconnect.throttle import Throttled, login_throttle
 
 BAD_CREDENTIALS = "Invalid username or password"
 

@@ -2,7 +2,7 @@
 
 A deactivated agent's tokens stop working at once (every request loads the
 agent and refuses inactive ones). Deactivations run through
-:func:`dxconnect.authz.guard_access_managers`, so the last agent able to
+:func:`dxconnect.accounts.access.guard_access_managers`, so the last agent able to
 manage access cannot be deactivated.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dxconnect import accounts
-from dxconnect.authz import get_or_404, guard_access_managers
+from dxconnect.accounts import agents
+from dxconnect.accounts.access import get_or_404, guard_access_managers
+from dxconnect.accounts.passwords import hash_password
 from dxconnect.errors import Conflict
 from dxconnect.extensions import db
 from dxconnect.models import Agent
-from dxconnect.passwords import hash_password
 
 PROFILE_FIELDS = ("email", "display_name", "phone_number")
 
@@ -45,7 +45,7 @@ def agents_query(
 
 def create(data: dict[str, Any]) -> Agent:
     """Create an agent; a taken username -> 409."""
-    agent = accounts.create_agent(
+    agent = agents.create_agent(
         data["username"], data["password"], **{k: data[k] for k in PROFILE_FIELDS if k in data}
     )
     if not data.get("is_active", True):
@@ -62,10 +62,10 @@ def update(agent_id: int, changes: dict[str, Any]) -> Agent:
     """Edit an agent's username, profile, password or active flag (no lock-out)."""
     agent = get_or_404(Agent, agent_id, "Agent")
     username = changes.get("username", agent.username)
-    if username != agent.username and accounts.find_agent(username) is not None:
+    if username != agent.username and agents.find_agent(username) is not None:
         raise _username_taken(username)
     if "password" in changes:
-        accounts.check_new_password(changes["password"])
+        agents.check_new_password(changes["password"])
 
     def apply() -> Agent:
         agent.username = username

@@ -1,6 +1,6 @@
 """Request ids: reuse a valid incoming ``X-Request-Id``, otherwise mint one.
 
-:class:`dxconnect.request_edge.RequestEdge` assigns the id before Flask sees
+:class:`dxconnect.web.request_edge.RequestEdge` assigns the id before Flask sees
 the request and echoes it on the answer; the app reads it from the environ.
 """
 
@@ -15,7 +15,7 @@ from flask import has_request_context, request
 HEADER = "X-Request-Id"
 INCOMING_KEY = "HTTP_X_REQUEST_ID"
 #: Where the request's id is kept in the WSGI environ.
-ENVIRON_KEY = "dxconnect.request_id"
+ENVIRON_KEY = "dxconnect.web.request_id"
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 

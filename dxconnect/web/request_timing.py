@@ -1,6 +1,6 @@
 """When the current request started: one clock read, shared by the access log and the metrics.
 
-:class:`dxconnect.request_edge.RequestEdge` reads the clock as the request
+:class:`dxconnect.web.request_edge.RequestEdge` reads the clock as the request
 arrives, before Flask, and keeps it in the WSGI environ.
 """
 

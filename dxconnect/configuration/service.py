@@ -4,8 +4,8 @@ One row holds the five sections. Every change locks that row
 (``SELECT ... FOR UPDATE``), re-reads it, merges, validates and writes inside
 one transaction, so two agents changing different sections at the same moment
 never lose each other's change. Each change is audited
-(:mod:`dxconnect.config_audit`). Secrets are encrypted with
-:mod:`dxconnect.crypto`; only :func:`whatsapp_settings` (for the driver layer,
+(:mod:`dxconnect.configuration.audit`). Secrets are encrypted with
+:mod:`dxconnect.configuration.crypto`; only :func:`whatsapp_settings` (for the driver layer,
 never for HTTP) returns them decrypted.
 """
 
@@ -19,9 +19,10 @@ import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from dxconnect import config_audit, images, media
-from dxconnect.config_sections import SECTIONS, Section
-from dxconnect.crypto import DecryptionError, cipher
+from dxconnect.configuration import audit as config_audit
+from dxconnect.configuration import images, media
+from dxconnect.configuration.crypto import DecryptionError, cipher
+from dxconnect.configuration.sections import SECTIONS, Section
 from dxconnect.errors import InvalidPayload, flatten_errors
 from dxconnect.extensions import db
 from dxconnect.models import Agent, Configuration
@@ -227,7 +228,7 @@ def whatsapp_settings() -> dict[str, Any]:
     """The WhatsApp section with ``session_data`` and ``proxy_url`` DECRYPTED.
 
     For the driver layer inside the process only — never send it over HTTP.
-    Raises :class:`dxconnect.crypto.DecryptionError` when a secret was written
+    Raises :class:`dxconnect.configuration.crypto.DecryptionError` when a secret was written
     with a key that is no longer configured.
     """
     section = SECTIONS["whatsapp_settings"]
@@ -241,7 +242,7 @@ def rotate_encryption_keys() -> int:
     """Re-encrypt every stored secret with the first configured key; return how many.
 
     All or nothing: a secret no configured key opens raises
-    :class:`dxconnect.crypto.DecryptionError` and nothing is written. The
+    :class:`dxconnect.configuration.crypto.DecryptionError` and nothing is written. The
     values do not change, so nothing is audited.
     """
     rotated = 0

@@ -12,7 +12,7 @@ from dxconnect.extensions import db
 from dxconnect.plugins import active_driver_class
 from dxconnect.redis_client import get_redis
 
-log = logging.getLogger("dxconnect.health")
+log = logging.getLogger("dxconnect.web.readiness")
 
 #: Check results that mean "ready".
 HEALTHY = ("ok", "disabled")

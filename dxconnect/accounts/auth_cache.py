@@ -44,7 +44,7 @@ from dxconnect.extensions import db
 from dxconnect.models import Agent, Group, Permission, RevokedToken
 from dxconnect.redis_client import get_redis
 
-EXTENSION = "dxconnect.auth_cache"
+EXTENSION = "dxconnect.accounts.auth_cache"
 #: Set in the WSGI environ once the current request has read the subscription.
 REQUEST_SYNCED = "dxconnect.auth_synced"
 #: The Redis channel every process announces authorization changes on, per Redis database

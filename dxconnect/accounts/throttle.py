@@ -17,7 +17,7 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-EXTENSION = "dxconnect.throttle"
+EXTENSION = "dxconnect.accounts.throttle"
 
 
 class Throttled(Exception):

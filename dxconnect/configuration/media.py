@@ -16,8 +16,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, send_from_directory
 
+from dxconnect.configuration.images import TYPES_BY_EXTENSION, ImageType
 from dxconnect.errors import NotFound
-from dxconnect.images import TYPES_BY_EXTENSION, ImageType
 
 MEDIA_URL_PREFIX = "/media/"
 _NAME_RE = re.compile(r"[0-9a-f]{32}\.(" + "|".join(TYPES_BY_EXTENSION) + r")")

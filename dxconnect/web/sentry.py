@@ -13,7 +13,7 @@ from flask import Flask
 
 from dxconnect.settings import SettingsError
 
-EXTENSION = "dxconnect.sentry"
+EXTENSION = "dxconnect.web.sentry"
 
 
 def init_app(app: Flask) -> None:

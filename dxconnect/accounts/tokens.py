@@ -16,7 +16,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy.exc import IntegrityError
 
-from dxconnect.auth_cache import AgentSnapshot, auth_cache
+from dxconnect.accounts.auth_cache import AgentSnapshot, auth_cache
 from dxconnect.errors import Unauthorized, error_response
 from dxconnect.extensions import db, jwt
 from dxconnect.models import Agent, RevokedToken

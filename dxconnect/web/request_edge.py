@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dxconnect import request_id, request_timing
 from dxconnect.metrics.requests import count_request, route_of
+from dxconnect.web import request_id, request_timing
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -13,8 +13,8 @@ import sys
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
 
-from dxconnect.request_id import current_request_id
-from dxconnect.request_timing import elapsed_seconds
+from dxconnect.web.request_id import current_request_id
+from dxconnect.web.request_timing import elapsed_seconds
 
 access_log = logging.getLogger("dxconnect.access")
 
